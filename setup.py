@@ -1,0 +1,34 @@
+"""vdsm-net: a stateless host network agent that speaks vdsm's language."""
+
+from setuptools import setup
+
+setup(
+    name="vdsm-net",
+    version="0.1.0",
+    description="Stateless host network agent, wire-compatible with vdsm",
+    python_requires=">=3.11",
+    packages=["vdsm_net", "vdsm_net.backends", "rpc"],
+    install_requires=[
+        "pyroute2>=0.9,<0.10",
+        "jsonrpcserver==5.0.9",
+        "cryptography>=42",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout",
+            "hypothesis>=6",
+            "stomp.py>=8",
+            "ruff",
+            "mypy",
+        ],
+        "ethtool": ["ethtool==0.15"],
+    },
+    entry_points={
+        "console_scripts": [
+            "vdsm-netd=vdsm_net.cli:main",
+            "vdsm-net-client=rpc.cli:main",
+            "vdsm-net-pki=rpc.pki:main",
+        ],
+    },
+)

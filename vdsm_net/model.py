@@ -142,6 +142,8 @@ class Request:
     networks: dict[str, Network | None] = field(default_factory=dict)
     bondings: dict[str, Bond | None] = field(default_factory=dict)
     options: Options = field(default_factory=Options)
+    remove_conflicts: frozenset[str] = frozenset()
+    """Networks whose ``remove: true`` came with other keys besides ``custom`` (validate: 21)."""
 
 
 @dataclass(frozen=True)

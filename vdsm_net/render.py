@@ -1,0 +1,129 @@
+"""Render the running config into the kernel objects the agent manages (vdsm-wire §4.4-§4.5).
+
+Pure: ``render(config, observed)`` reads the observed state only to copy a NIC's observed facts
+(index, permanent MAC) into its target, and to keep NICs the kernel does not have out of the
+target's link set. Everything rendered is up.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import zlib
+
+from vdsm_net.kernel import (
+    MAIN_TABLE,
+    SOURCE_RULE_PRIORITY,
+    TAG_PREFIX,
+    Address,
+    KernelState,
+    Link,
+    Route,
+    Rule,
+)
+from vdsm_net.model import DEFAULT_MTU, Network, RunningConfig
+
+NIC_TAG = f"{TAG_PREFIX}nic"
+NO_IPV6_GATEWAY = "::"
+
+
+def net_tag(network: str) -> str:
+    return f"{TAG_PREFIX}net={network}"
+
+
+def bond_tag(bond: str) -> str:
+    return f"{TAG_PREFIX}bond={bond}"
+
+
+def source_table(next_hop_iface: str) -> int:
+    """The source-routing table of a network: adler32 of its next-hop interface name."""
+    return zlib.adler32(next_hop_iface.encode())
+
+
+def render(config: RunningConfig, observed: KernelState) -> KernelState:
+    links: dict[str, Link] = {}
+    base_mtu: dict[str, int] = {}
+    for net in config.networks.values():
+        if net.base is not None:
+            base_mtu[net.base] = max(base_mtu.get(net.base, 0), net.mtu)
+
+    for bond in config.bonds.values():
+        mtu = base_mtu.get(bond.name, DEFAULT_MTU)
+        links[bond.name] = Link(
+            bond.name, "bond", mtu=mtu, up=True, tag=bond_tag(bond.name),
+            mac=bond.hwaddr, bond_options=bond.options,
+        )
+        for nic in bond.nics:
+            links[nic] = _nic(nic, mtu, bond.name, observed)
+
+    for net in config.networks.values():
+        _render_network_links(net, base_mtu, links, observed)
+
+    addresses: set[Address] = set()
+    routes: set[Route] = set()
+    rules: set[Rule] = set()
+    for net in config.networks.values():
+        _render_network_ip(net, addresses, routes, rules)
+    return KernelState(
+        links=links,
+        addresses=frozenset(addresses),
+        routes=frozenset(routes),
+        rules=frozenset(rules),
+    )
+
+
+def _nic(name: str, mtu: int, master: str | None, observed: KernelState) -> Link:
+    seen = observed.links.get(name)
+    link = Link(name, "nic", mtu=mtu, up=True, master=master, tag=NIC_TAG)
+    if seen is None:
+        return link
+    return link.with_(index=seen.index, perm_mac=seen.perm_mac, oper_up=seen.oper_up)
+
+
+def _render_network_links(
+    net: Network, base_mtu: dict[str, int], links: dict[str, Link], observed: KernelState
+) -> None:
+    tag = net_tag(net.name)
+    bridge = net.name if net.bridged else None
+    base = net.base
+    vlan_dev = net.vlan_device
+    if net.nic is not None and net.nic not in links:
+        master = bridge if vlan_dev is None else None
+        links[net.nic] = _nic(net.nic, base_mtu.get(net.nic, DEFAULT_MTU), master, observed)
+    elif base is not None and vlan_dev is None and bridge is not None and base in links:
+        links[base] = links[base].with_(master=bridge)
+    if vlan_dev is not None and base is not None:
+        links[vlan_dev] = Link(
+            vlan_dev, "vlan", mtu=net.mtu, up=True, master=bridge, tag=tag,
+            vlan_id=net.vlan, vlan_base=base,
+        )
+    if bridge is not None:
+        links[bridge] = Link(
+            bridge, "bridge", mtu=net.mtu, up=True, tag=tag, stp=net.stp,
+            bridge_opts=net.bridge_opts,
+        )
+
+
+def _render_network_ip(
+    net: Network, addresses: set[Address], routes: set[Route], rules: set[Rule]
+) -> None:
+    top = net.top
+    if top is None:
+        return
+    static4 = net.bootproto != "dhcp" and net.ipaddr is not None and net.netmask is not None
+    if static4:
+        iface = ipaddress.IPv4Interface(f"{net.ipaddr}/{net.netmask}")
+        addresses.add(Address(top, f"{iface.ip}/{iface.network.prefixlen}"))
+        if net.gateway is not None:
+            if net.default_route:
+                routes.add(Route("0.0.0.0/0", top, net.gateway, MAIN_TABLE))
+            subnet = str(iface.network)
+            table = source_table(top)
+            routes.add(Route("0.0.0.0/0", top, net.gateway, table))
+            routes.add(Route(subnet, top, None, table, scope_link=True))
+            rules.add(Rule(SOURCE_RULE_PRIORITY, table, src=subnet))
+            rules.add(Rule(SOURCE_RULE_PRIORITY, table, dst=subnet))
+    if net.ipv6addr is not None:
+        addresses.add(Address(top, net.ipv6addr))
+        gw6 = net.ipv6gateway
+        if net.default_route and gw6 is not None and gw6 != NO_IPV6_GATEWAY:
+            routes.add(Route("::/0", top, gw6, MAIN_TABLE))

@@ -1,0 +1,215 @@
+"""JSON-RPC 2.0 dispatch with vdsm's error shapes.
+
+Methods are plain synchronous callables; the server runs :meth:`Dispatcher.dispatch` in a worker
+thread. Errors are ``{"code", "message"}`` with no ``data`` member:
+
+- an exception with an int ``code`` and a str ``message`` (vdsm_net.errors.NetworkError, say)
+  gives exactly that code and message;
+- any other exception gives -32603 with the exception text appended as vdsm's context;
+- while ``ready`` is False every request gets 99 "Recovering from crash or Initializing".
+
+A method may declare a keyword parameter ``_ctx`` to receive the :class:`CallContext`; it is never
+taken from the request's params. One response is a bare object, several are a JSON array, and
+notifications (no id, or a null id) are run without a reply.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
+RECOVERY = 99
+
+MESSAGES = {
+    PARSE_ERROR: "Invalid JSON was received by the server. "
+    "An error occurred on the server while parsing the JSON text.",
+    INVALID_REQUEST: "Invalid request",
+    METHOD_NOT_FOUND: "The method does not exist or is not available",
+    INTERNAL_ERROR: "Internal JSON-RPC error",
+    RECOVERY: "Recovering from crash or Initializing",
+}
+
+CTX_PARAM = "_ctx"
+
+_NO_ID = object()
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is calling: passed to methods that declare ``_ctx``."""
+
+    connection_id: int = 0
+    local_address: tuple[Any, ...] | None = None
+    peer_address: tuple[Any, ...] | None = None
+    flow_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A serialised reply. ``null_id`` is True for a single response whose id is null."""
+
+    text: str
+    null_id: bool
+
+
+class RpcError(Exception):
+    """A JSON-RPC level error; also the duck-typed shape of application errors."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_message(code: int, context: Mapping[str, Any] | None = None) -> str:
+    """vdsm's ContextException text: the standard message, then ``: {context}`` if any."""
+    base = MESSAGES[code]
+    return f"{base}: {dict(context)!r}" if context else base
+
+
+def _error(code: int, context: Mapping[str, Any] | None = None) -> RpcError:
+    return RpcError(code, error_message(code, context))
+
+
+def response(req_id: Any, *, result: Any = None, error: Exception | None = None) -> dict[str, Any]:
+    """A response object with vdsm's key order: jsonrpc, id, result or error."""
+    if error is None:
+        return {"jsonrpc": "2.0", "id": req_id, "result": True if result is None else result}
+    return {"jsonrpc": "2.0", "id": req_id, "error": error_object(error)}
+
+
+def error_object(exc: Exception) -> dict[str, Any]:
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None)
+    if isinstance(code, int) and not isinstance(code, bool) and isinstance(message, str):
+        return {"code": code, "message": message}
+    return {"code": INTERNAL_ERROR, "message": error_message(INTERNAL_ERROR, {"reason": str(exc)})}
+
+
+def _dumps(obj: Any) -> str:
+    """vdsm writes with json.dumps' default separators."""
+    return json.dumps(obj)
+
+
+def notification(method: str, params: Mapping[str, Any]) -> str:
+    """A serialised JSON-RPC notification (no id), as vdsm sends events."""
+    return json.dumps({"jsonrpc": "2.0", "method": method, "params": dict(params)})
+
+
+@dataclass(frozen=True)
+class _Method:
+    fn: Callable[..., Any]
+    wants_ctx: bool
+
+
+def _wants_ctx(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get(CTX_PARAM)
+    return p is not None and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+
+
+class Dispatcher:
+    """Maps method names (``Namespace.verb``) to callables and answers request bodies."""
+
+    def __init__(
+        self, methods: Mapping[str, Callable[..., Any]] | None = None, *, ready: bool = True
+    ) -> None:
+        self._methods: dict[str, _Method] = {}
+        self._lock = threading.Lock()
+        self.ready = ready
+        for name, fn in (methods or {}).items():
+            self.register(name, fn)
+
+    def register(self, name: str, fn: Callable[..., Any]) -> None:
+        with self._lock:
+            self._methods[name] = _Method(fn, _wants_ctx(fn))
+
+    def methods(self) -> list[str]:
+        with self._lock:
+            return sorted(self._methods)
+
+    def dispatch(self, body: bytes | str, ctx: CallContext | None = None) -> Reply | None:
+        """Run every request in ``body``; the serialised reply, or None if nothing answers."""
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
+            return Reply(_dumps(response(None, error=_error(PARSE_ERROR))), True)
+        if isinstance(doc, list):
+            if not doc:
+                err = _error(INVALID_REQUEST, {"reason": "request batch is empty"})
+                return Reply(_dumps(response(None, error=err)), True)
+            answers = [a for a in (self._one(r, ctx) for r in doc) if a is not None]
+        else:
+            answers = [a for a in [self._one(doc, ctx)] if a is not None]
+        if not answers:
+            return None
+        if len(answers) == 1:
+            return Reply(answers[0][0], answers[0][1])
+        return Reply("[" + ", ".join(text for text, _ in answers) + "]", False)
+
+    def _one(self, req: Any, ctx: CallContext | None) -> tuple[str, bool] | None:
+        """Validate and run one request: (serialised response, id is null), or None."""
+        if not isinstance(req, dict):
+            err = _error(INVALID_REQUEST, {"reason": "not an object"})
+            return _dumps(response(None, error=err)), True
+        req_id = req.get("id")
+        if req_id is not None and (
+            isinstance(req_id, bool) or not isinstance(req_id, str | int | float)
+        ):
+            err = _error(INVALID_REQUEST, {"reason": "invalid id"})
+            return _dumps(response(None, error=err)), True
+        try:
+            method, args, kwargs = self._validate(req)
+            result = self._call(method, args, kwargs, ctx)
+            if req_id is None:
+                return None
+            return _dumps(response(req_id, result=result)), False
+        except Exception as exc:  # every failure becomes an error response
+            if req_id is None:
+                log.debug("notification %r failed: %s", req.get("method"), exc)
+                return None
+            if not isinstance(exc, RpcError):
+                log.warning("method %r failed: %r", req.get("method"), exc)
+            return _dumps(response(req_id, error=exc)), False
+
+    def _validate(self, req: dict[str, Any]) -> tuple[_Method, list[Any], dict[str, Any]]:
+        if req.get("jsonrpc") != "2.0":
+            raise _error(INVALID_REQUEST, {"reason": "Wrong protocol version"})
+        name = req.get("method")
+        if not isinstance(name, str):
+            raise _error(INVALID_REQUEST, {"reason": "missing method"})
+        params = req.get("params", [])
+        if not isinstance(params, list | dict):
+            raise _error(INVALID_REQUEST, {"reason": "wrong params type"})
+        if not self.ready:
+            raise RpcError(RECOVERY, MESSAGES[RECOVERY])
+        with self._lock:
+            method = self._methods.get(name)
+        if method is None:
+            raise _error(METHOD_NOT_FOUND, {"method": name})
+        if isinstance(params, dict):
+            kwargs = {k: v for k, v in params.items() if k != CTX_PARAM}
+            return method, [], kwargs
+        return method, list(params), {}
+
+    @staticmethod
+    def _call(
+        method: _Method, args: list[Any], kwargs: dict[str, Any], ctx: CallContext | None
+    ) -> Any:
+        if method.wants_ctx:
+            kwargs[CTX_PARAM] = ctx if ctx is not None else CallContext()
+        return method.fn(*args, **kwargs)

@@ -1,0 +1,318 @@
+"""The asyncio mutual-TLS listener that speaks vdsm's STOMP dialect.
+
+Usage from a process (the loop's own thread)::
+
+    server = StompServer(dispatcher, server_ssl_context(pki_dir), host="::", port=54321)
+    await server.start()          # logs "listening on [::]:54321"
+    ...                           # server.publish_event(...) from any thread
+    server.close(); await server.wait_closed()
+
+Connections must finish the TLS handshake within ``handshake_timeout`` and then start with a STOMP
+command word within ``detect_timeout``; anything else is closed. Verbs run in a thread pool, so a
+long one never delays another or the heart-beats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import logging
+import socket
+import ssl
+import time
+from typing import Any
+
+from rpc.broker import EVENT_QUEUE, Broker, Limits, Request, Session
+from rpc.jsonrpc import CallContext, Dispatcher, Reply, notification
+from rpc.stomp import DEFAULT_MAX_FRAME_SIZE
+from rpc.tls import server_ssl_context
+
+__all__ = ["StompServer", "bind_socket", "notify_time", "server_ssl_context"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "::"
+DEFAULT_PORT = 54321
+HEARTBEAT_GRACE = 1.5
+# Words a STOMP connection may start with (vdsm's detector list, plus STOMP 1.2's STOMP alias).
+DETECT_WORDS = (
+    b"CONNECT",
+    b"CONNECTED",
+    b"DISCONNECT",
+    b"ERROR",
+    b"MESSAGE",
+    b"RECEIPT",
+    b"SEND",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"STOMP",
+)
+
+
+def notify_time() -> int:
+    """vdsm's event timestamp."""
+    return 2**31 - 1 + int(time.monotonic() * 1000)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready socket. ``::`` (or ``""``) is dual-stack, falling back to 0.0.0.0."""
+    host = host.strip("[]")
+    if host in ("", "::"):
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        except OSError as exc:
+            if exc.errno != errno.EAFNOSUPPORT:
+                raise
+            return bind_socket("0.0.0.0", port)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        addr: tuple[Any, ...] = ("::", port)
+    else:
+        family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class _Connection(asyncio.Protocol):
+    """One TLS connection: protocol detection, heart-beats, output limit. A broker Link."""
+
+    def __init__(self, server: StompServer) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self._head = b""
+        self._timers: list[asyncio.TimerHandle] = []
+        self._last_read = self._last_write = self.loop.time()
+        self._send_s = self._recv_s = 0.0
+        self._inflight = 0
+        self._paused = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if len(self.server.connections) >= self.server.max_connections:
+            log.warning("connection cap (%d) reached; refusing", self.server.max_connections)
+            transport.abort()
+            return
+        self.server.connections.add(self)
+        self._timers.append(self.loop.call_later(self.server.detect_timeout, self._undetected))
+
+    def data_received(self, data: bytes) -> None:
+        self._last_read = self.loop.time()
+        if self.session is not None:
+            self.session.data_received(data)
+            return
+        self._head += data
+        if any(self._head.startswith(w) for w in DETECT_WORDS):
+            self._detected()
+        elif not any(w.startswith(self._head) for w in DETECT_WORDS):
+            log.info("Unrecognized protocol from %s", self._peer())
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.server.connections.discard(self)
+        if self.session is not None:
+            self.session.connection_lost()
+
+    # Link
+    def write(self, data: bytes) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        t.write(data)
+        self._last_write = self.loop.time()
+        if t.get_write_buffer_size() > self.server.output_limit:
+            log.warning("connection %s: output buffer over its limit; closing", self._peer())
+            t.abort()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def start_heartbeat(self, send_ms: int, recv_ms: int) -> None:
+        self._send_s, self._recv_s = send_ms / 1000.0, recv_ms / 1000.0
+        if self._send_s:
+            self._timers.append(self.loop.call_later(self._send_s, self._send_tick))
+        if self._recv_s:
+            self._timers.append(
+                self.loop.call_later(self._recv_s * HEARTBEAT_GRACE, self._recv_tick)
+            )
+
+    # internals
+    def _peer(self) -> Any:
+        return self.transport.get_extra_info("peername") if self.transport else None
+
+    def _detected(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        assert self.transport is not None
+        session = self.server.broker.open_session(self)
+        session.local_address = self.transport.get_extra_info("sockname")
+        session.peer_address = self._peer()
+        self.session = session
+        head, self._head = self._head, b""
+        session.data_received(head)
+
+    def _undetected(self) -> None:
+        if self.session is None:
+            log.info("no STOMP command from %s in time; closing", self._peer())
+            self.close()
+
+    def _send_tick(self) -> None:
+        idle = self.loop.time() - self._last_write
+        if idle >= self._send_s * 0.95:
+            self.write(b"\n")
+            idle = 0.0
+        self._timers.append(self.loop.call_later(self._send_s - idle, self._send_tick))
+
+    def _recv_tick(self) -> None:
+        limit = self._recv_s * HEARTBEAT_GRACE
+        idle = self.loop.time() - self._last_read
+        if idle >= limit and not self._paused and self.session is not None:
+            self.session.fail("heart-beat timeout")
+            return
+        self._timers.append(self.loop.call_later(max(limit - idle, 0.05), self._recv_tick))
+
+    def request_started(self) -> None:
+        self._inflight += 1
+        if self._inflight >= self.server.max_inflight and self.transport and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def request_done(self) -> None:
+        self._inflight -= 1
+        if self._paused and self._inflight < self.server.max_inflight and self.transport:
+            self._paused = False
+            self._last_read = self.loop.time()
+            self.transport.resume_reading()
+
+
+class StompServer:
+    """The listener. ``start()`` binds and serves; ``port`` is the bound port (0 works)."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        ssl_context: ssl.SSLContext | None,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        max_connections: int = 4096,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        workers: int = 8,
+        max_inflight: int = 64,
+        output_limit: int = 64 * 1024 * 1024,
+        handshake_timeout: float = 10.0,
+        detect_timeout: float = 10.0,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.ssl_context = ssl_context
+        self.host = host
+        self.requested_port = port
+        self.max_connections = max_connections
+        self.max_inflight = max_inflight
+        self.output_limit = output_limit
+        self.handshake_timeout = handshake_timeout
+        self.detect_timeout = detect_timeout
+        self.broker = Broker(self._submit, limits=Limits(max_frame_size=max_frame_size))
+        self.connections: set[_Connection] = set()
+        self._executor = concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("server not started")
+        return self._loop
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("server not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sock = bind_socket(self.host, self.requested_port)
+        self._server = await self._loop.create_server(
+            lambda: _Connection(self),
+            sock=sock,
+            ssl=self.ssl_context,
+            ssl_handshake_timeout=self.handshake_timeout if self.ssl_context else None,
+            backlog=512,
+        )
+        host = self.host.strip("[]") or "::"
+        shown = f"[{host}]" if ":" in host else host
+        log.info("listening on %s:%d", shown, self.port)
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    def publish_event(self, method: str, params: dict[str, Any]) -> None:
+        """Send a notification to ``jms.queue.events`` subscribers; callable from any thread."""
+        if not self.dispatcher.ready:
+            log.warning("event %s dropped: not ready", method)
+            return
+        text = notification(method, {**params, "notify_time": notify_time()})
+        try:
+            self.loop.call_soon_threadsafe(self.broker.publish, EVENT_QUEUE, text)
+        except RuntimeError:
+            log.warning("event %s dropped: server loop is not running", method)
+
+    def close(self) -> None:
+        """Stop listening and drop every connection. Call from the loop's thread."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def _submit(self, request: Request) -> None:
+        session = request.session
+        ctx = CallContext(session.id, session.local_address, session.peer_address, request.flow_id)
+        conn = session.link
+        if isinstance(conn, _Connection):
+            conn.request_started()
+        try:
+            fut = self.loop.run_in_executor(
+                self._executor, self.dispatcher.dispatch, request.body, ctx
+            )
+        except RuntimeError:  # executor shut down
+            return
+        fut.add_done_callback(lambda f: self._done(f, request))
+
+    def _done(self, fut: asyncio.Future[Reply | None], request: Request) -> None:
+        conn = request.session.link
+        if isinstance(conn, _Connection):
+            conn.request_done()
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.error("dispatch failed: %r", exc)
+            return
+        reply = fut.result()
+        if reply is not None:
+            self.broker.route_reply(reply, request.reply_to)

@@ -1,0 +1,266 @@
+"""A sans-IO STOMP 1.2 codec in the style of h11: bytes in, frames out, no sockets.
+
+Encoding follows vdsm's dialect: every header of every frame is escaped, and a frame with a body
+always carries a correct ``content-length`` (an existing one is overwritten in place, a missing one
+is appended last). Parsing skips EOL heart-beats between frames, honours ``content-length`` (the
+next byte must then be NUL), reads to the first NUL otherwise, and keeps the first of repeated
+headers. Limits on frame size, header count and header line length fail with a
+:class:`ProtocolError` before the buffer can grow past them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+DEFAULT_MAX_HEADERS = 64
+DEFAULT_MAX_HEADER_LINE = 16 * 1024
+
+HEARTBEAT = b"\n"
+
+# Command words a client may legitimately start a connection with, plus the server-side ones
+# that vdsm's protocol detector also recognises. STOMP is the STOMP 1.2 alias of CONNECT.
+COMMANDS = frozenset(
+    {
+        "CONNECT",
+        "STOMP",
+        "CONNECTED",
+        "DISCONNECT",
+        "ERROR",
+        "MESSAGE",
+        "RECEIPT",
+        "SEND",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "ACK",
+        "NACK",
+        "BEGIN",
+        "COMMIT",
+        "ABORT",
+    }
+)
+
+_ESCAPES = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", ":": "\\c"}
+_UNESCAPES = {"\\": "\\", "r": "\r", "n": "\n", "c": ":"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol or a limit; the connection must get an ERROR and be closed."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One STOMP frame. ``body`` is None for a frame that has no body on the wire."""
+
+    command: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    def encode(self) -> bytes:
+        return encode_frame(self.command, self.headers, self.body)
+
+    def text(self) -> str:
+        """The body decoded as UTF-8 ('' when there is none)."""
+        return (self.body or b"").decode("utf-8")
+
+
+def escape(text: str) -> str:
+    """Escape a header key or value for the wire."""
+    return text.translate(_ESCAPE_TABLE)
+
+
+def unescape(text: str) -> str:
+    """Undo :func:`escape`. An unknown escape or a trailing backslash is a ProtocolError."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        if i + 1 >= n or text[i + 1] not in _UNESCAPES:
+            raise ProtocolError(f"invalid escape sequence in header: {text[i : i + 2]!r}")
+        out.append(_UNESCAPES[text[i + 1]])
+        i += 2
+    return "".join(out)
+
+
+def encode_frame(
+    command: str, headers: Mapping[str, str | int], body: bytes | str | None = None
+) -> bytes:
+    """Serialise a frame. A str body is UTF-8; a body (even empty) always gets content-length."""
+    hdrs: dict[str, str | int] = dict(headers)
+    raw: bytes | None = body.encode("utf-8") if isinstance(body, str) else body
+    if raw is not None:
+        hdrs["content-length"] = len(raw)
+    else:
+        hdrs.pop("content-length", None)
+    lines = [command]
+    lines.extend(f"{escape(str(k))}:{escape(str(v))}" for k, v in hdrs.items())
+    head = ("\n".join(lines) + "\n\n").encode("utf-8")
+    return head + (raw or b"") + b"\x00"
+
+
+@dataclass
+class _Pending:
+    """A frame whose head is parsed and whose body is still arriving."""
+
+    command: str
+    headers: dict[str, str]
+    body_start: int
+    length: int | None
+    scanned: int = 0  # offset up to which a NUL was already looked for
+
+
+class Parser:
+    """Incremental STOMP parser. ``feed(data)`` returns the frames completed by ``data``.
+
+    After a ProtocolError the parser is unusable; the caller closes the connection.
+    """
+
+    def __init__(
+        self,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+        max_header_line: int = DEFAULT_MAX_HEADER_LINE,
+    ) -> None:
+        self.max_frame_size = max_frame_size
+        self.max_headers = max_headers
+        self.max_header_line = max_header_line
+        self._buf = bytearray()
+        self._pending: _Pending | None = None
+        self._head_scanned = 0  # bytes of an incomplete head already known to hold no new EOL
+        self.heartbeats = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that are not yet part of a returned frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        frames: list[Frame] = []
+        while True:
+            frame = self._next_frame()
+            if frame is None:
+                return frames
+            frames.append(frame)
+
+    def _next_frame(self) -> Frame | None:
+        if self._pending is None:
+            self._skip_heartbeats()
+            if not self._head_may_be_complete():
+                return None
+            self._pending = self._parse_head()
+            if self._pending is None:
+                self._head_scanned = len(self._buf)
+                return None
+            self._head_scanned = 0
+        return self._parse_body(self._pending)
+
+    def _skip_heartbeats(self) -> None:
+        buf = self._buf
+        i = 0
+        n = len(buf)
+        while i < n:
+            if buf[i] == 0x0A:
+                self.heartbeats += 1
+                i += 1
+            elif buf[i] == 0x0D and i + 1 < n and buf[i + 1] == 0x0A:
+                self.heartbeats += 1
+                i += 2
+            else:
+                break
+        if i:
+            del buf[:i]
+            self._head_scanned = 0
+
+    def _head_may_be_complete(self) -> bool:
+        """False when no EOL arrived since the last incomplete parse (no quadratic re-scans)."""
+        buf = self._buf
+        seen = self._head_scanned
+        if seen == 0 or buf.find(b"\n", seen) >= 0:
+            return True
+        line_start = buf.rfind(b"\n", 0, seen) + 1
+        if len(buf) - line_start > self.max_header_line + 1:
+            raise ProtocolError("header line too long")
+        return False
+
+    def _read_line(self, start: int) -> tuple[str, int] | None:
+        """The line at ``start`` (without EOL) and the offset after it, or None if incomplete."""
+        end = self._buf.find(b"\n", start, start + self.max_header_line + 2)
+        if end < 0:
+            if len(self._buf) - start > self.max_header_line:
+                raise ProtocolError("header line too long")
+            return None
+        stop = end - 1 if end > start and self._buf[end - 1] == 0x0D else end
+        if stop - start > self.max_header_line:
+            raise ProtocolError("header line too long")
+        try:
+            line = self._buf[start:stop].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("header is not valid UTF-8") from exc
+        return line, end + 1
+
+    def _parse_head(self) -> _Pending | None:
+        first = self._read_line(0)
+        if first is None:
+            return None
+        command, pos = first
+        if command not in COMMANDS:
+            raise ProtocolError(f"unknown command {command[:32]!r}")
+        headers: dict[str, str] = {}
+        count = 0
+        while True:
+            if pos > self.max_frame_size:
+                raise ProtocolError("frame too large")
+            got = self._read_line(pos)
+            if got is None:
+                return None
+            line, pos = got
+            if line == "":
+                break
+            count += 1
+            if count > self.max_headers:
+                raise ProtocolError("too many headers")
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise ProtocolError(f"malformed header line {line[:64]!r}")
+            headers.setdefault(unescape(key), unescape(value))
+        length: int | None = None
+        if "content-length" in headers:
+            raw = headers["content-length"].strip()
+            if not raw.isdigit():
+                raise ProtocolError("invalid content-length")
+            length = int(raw)
+            if pos + length + 1 > self.max_frame_size:
+                raise ProtocolError("frame too large")
+        return _Pending(command, headers, pos, length)
+
+    def _parse_body(self, p: _Pending) -> Frame | None:
+        buf = self._buf
+        if p.length is not None:
+            end = p.body_start + p.length
+            if len(buf) <= end:
+                return None
+            if buf[end] != 0:
+                raise ProtocolError("frame does not end with a NUL byte")
+        else:
+            end = buf.find(b"\x00", max(p.body_start, p.scanned))
+            if end < 0:
+                p.scanned = len(buf)
+                if len(buf) >= self.max_frame_size:
+                    raise ProtocolError("frame too large")
+                return None
+            if end + 1 > self.max_frame_size:
+                raise ProtocolError("frame too large")
+        body = bytes(buf[p.body_start : end])
+        del buf[: end + 1]
+        self._pending = None
+        return Frame(p.command, p.headers, body)

@@ -105,7 +105,7 @@ chmod +x "$WORK/init.sh"
 # The guest console is our stdout; its input is /dev/null (CI has no stdin and no TTY).
 START=$(date +%s%N)
 timeout --foreground -k 10 "$TIMEOUT" "$KERNEL" \
-  mem="$MEM" root=/dev/root rootfstype=hostfs rootflags=/ rw quiet \
+  mem="$MEM" root=/dev/root rootfstype=hostfs rootflags=/ rw quiet loglevel=2 \
   init="$WORK/init.sh" con=null con0=null,fd:1 ssl=null \
   </dev/null 2>&1 | sed -u 's/\r$//' &
 UML_PID=$!

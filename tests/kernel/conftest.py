@@ -1,0 +1,58 @@
+"""Kernel-tier fixtures: a fresh network namespace with dummy and veth NICs, and a backend in it.
+
+NIC names follow vdsm's fake_nics patterns (dummy_*, veth_*), so they count as NICs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from vdsm_net.backends.netlink import NetlinkBackend
+
+DUMMIES = ("dummy_0", "dummy_1", "dummy_2")
+VETHS = (("veth_0", "veth_0p"),)
+_counter = itertools.count()
+
+
+def ip(*args: str) -> str:
+    """Run iproute2; raise with its message on failure."""
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+@pytest.fixture
+def nsname() -> Iterator[str]:
+    """A fresh, empty namespace (lo up), deleted afterwards."""
+    name = f"vnt{os.getpid()}_{next(_counter)}"
+    ip("netns", "add", name)
+    try:
+        ip("-n", name, "link", "set", "lo", "up")
+        yield name
+    finally:
+        ip("netns", "del", name)
+
+
+@pytest.fixture
+def nics_ns(nsname: str) -> str:
+    """The namespace with dummy NICs and a veth pair in it."""
+    for dummy in DUMMIES:
+        ip("-n", nsname, "link", "add", dummy, "type", "dummy")
+    for a, b in VETHS:
+        ip("-n", nsname, "link", "add", a, "type", "veth", "peer", "name", b)
+    return nsname
+
+
+@pytest.fixture
+def backend(nics_ns: str) -> Iterator[NetlinkBackend]:
+    be = NetlinkBackend(netns=nics_ns)
+    try:
+        yield be
+    finally:
+        be.close()

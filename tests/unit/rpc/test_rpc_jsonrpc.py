@@ -1,0 +1,171 @@
+"""JSON-RPC dispatch with vdsm's error shapes, batches, notifications, _ctx and readiness."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from rpc.jsonrpc import CallContext, Dispatcher, Reply
+from tests.unit.rpc.conftest import Verbs, make_dispatcher
+from vdsm_net.errors import NetworkError
+
+
+@pytest.fixture
+def disp() -> Dispatcher:
+    return make_dispatcher(Verbs())
+
+
+def call(disp: Dispatcher, body: Any, ctx: CallContext | None = None) -> Any:
+    reply = disp.dispatch(body if isinstance(body, str | bytes) else json.dumps(body), ctx)
+    return None if reply is None else json.loads(reply.text)
+
+
+def req(method: str, params: Any = None, rid: Any = 1) -> dict[str, Any]:
+    r: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": rid}
+    if params is not None:
+        r["params"] = params
+    return r
+
+
+def test_success_shape_key_order_and_separators(disp: Dispatcher) -> None:
+    reply = disp.dispatch(json.dumps(req("Host.echo", {"text": "hi"}, "a")))
+    assert reply == Reply('{"jsonrpc": "2.0", "id": "a", "result": "hi"}', False)
+
+
+def test_none_result_is_true_and_params_default(disp: Dispatcher) -> None:
+    assert call(disp, req("Host.ping2")) == {"jsonrpc": "2.0", "id": 1, "result": True}
+
+
+def test_named_and_positional_params(disp: Dispatcher) -> None:
+    assert call(disp, req("Host.echo", {"text": "n"}))["result"] == "n"
+    assert call(disp, req("Host.echo", ["p", 2, 3]))["result"] == ["p", 2, 3]
+
+
+def test_one_element_array_answers_a_bare_object(disp: Dispatcher) -> None:
+    assert call(disp, [req("Host.ping2", rid="x")]) == {"jsonrpc": "2.0", "id": "x", "result": True}
+
+
+def test_several_requests_answer_an_array(disp: Dispatcher) -> None:
+    out = call(disp, [req("Host.ping2", rid=1), req("Host.echo", {"text": "b"}, rid=2)])
+    assert out == [
+        {"jsonrpc": "2.0", "id": 1, "result": True},
+        {"jsonrpc": "2.0", "id": 2, "result": "b"},
+    ]
+
+
+def test_notifications_are_run_without_reply() -> None:
+    seen: list[str] = []
+    disp = Dispatcher({"Host.note": lambda text: seen.append(text)})
+    note = {"jsonrpc": "2.0", "method": "Host.note", "params": {"text": "a"}}
+    assert disp.dispatch(json.dumps(note)) is None
+    assert disp.dispatch(json.dumps([note, {**note, "id": None}])) is None
+    out = call(disp, [note, {**note, "id": 7}])
+    assert out == {"jsonrpc": "2.0", "id": 7, "result": True}
+    assert seen == ["a", "a", "a", "a", "a"]
+
+
+def test_parse_error(disp: Dispatcher) -> None:
+    reply = disp.dispatch(b"{not json")
+    assert reply is not None and reply.null_id
+    out = json.loads(reply.text)
+    assert out["id"] is None and out["error"]["code"] == -32700
+    assert set(out["error"]) == {"code", "message"}
+    assert call(disp, b"\xff\xfe")["error"]["code"] == -32700
+    assert call(disp, "[" * 100000)["error"]["code"] == -32700
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"jsonrpc": "1.0", "method": "Host.ping2", "id": 1},
+        {"method": "Host.ping2", "id": 1},
+        {"jsonrpc": "2.0", "id": 1},
+        {"jsonrpc": "2.0", "method": 5, "id": 1},
+        {"jsonrpc": "2.0", "method": "Host.ping2", "params": "x", "id": 1},
+        {"jsonrpc": "2.0", "method": "Host.ping2", "params": 3, "id": 1},
+    ],
+)
+def test_invalid_request(disp: Dispatcher, body: dict[str, Any]) -> None:
+    out = call(disp, body)
+    assert out["error"]["code"] == -32600
+    assert out["error"]["message"].startswith("Invalid request")
+    assert "result" not in out
+
+
+def test_empty_batch_and_bad_elements(disp: Dispatcher) -> None:
+    out = call(disp, [])
+    assert out["id"] is None and out["error"]["code"] == -32600
+    out = call(disp, [1, req("Host.ping2", rid=3)])
+    assert out[0]["id"] is None and out[0]["error"]["code"] == -32600
+    assert out[1] == {"jsonrpc": "2.0", "id": 3, "result": True}
+    assert call(disp, 42)["error"]["code"] == -32600
+
+
+def test_method_not_found_message(disp: Dispatcher) -> None:
+    out = call(disp, req("Host.foo"))
+    assert out["error"] == {
+        "code": -32601,
+        "message": "The method does not exist or is not available: {'method': 'Host.foo'}",
+    }
+
+
+def test_internal_error_appends_the_exception_text(disp: Dispatcher) -> None:
+    out = call(disp, req("Test.crash"))
+    assert out["error"] == {
+        "code": -32603,
+        "message": "Internal JSON-RPC error: {'reason': 'boom'}",
+    }
+    bad_args = call(disp, req("Host.ping2", {"unexpected": 1}))
+    assert bad_args["error"]["code"] == -32603
+
+
+def test_unserialisable_result_is_an_internal_error() -> None:
+    disp = Dispatcher({"Host.obj": lambda: object()})
+    assert call(disp, req("Host.obj"))["error"]["code"] == -32603
+
+
+def test_application_errors_keep_code_and_message(disp: Dispatcher) -> None:
+    out = call(disp, req("Test.fail", {"code": 24, "message": "nic used"}))
+    assert out == {"jsonrpc": "2.0", "id": 1, "error": {"code": 24, "message": "nic used"}}
+
+
+def test_network_error_contract() -> None:
+    def setup() -> None:
+        raise NetworkError(23, "Nic dummy_x does not exist")
+
+    out = call(Dispatcher({"Host.setupNetworks": setup}), req("Host.setupNetworks", rid=".."))
+    assert out == {
+        "jsonrpc": "2.0",
+        "id": "..",
+        "error": {"code": 23, "message": "Nic dummy_x does not exist"},
+    }
+
+
+def test_ctx_is_injected_and_never_taken_from_params(disp: Dispatcher) -> None:
+    ctx = CallContext(5, ("127.0.0.1", 54321), ("127.0.0.1", 40000), "flow")
+    out = call(disp, req("Test.whoami", {"_ctx": "forged"}), ctx)["result"]
+    assert out == {
+        "local": ["127.0.0.1", 54321],
+        "peer": ["127.0.0.1", 40000],
+        "flow": "flow",
+        "conn": 5,
+    }
+    assert call(disp, req("Test.whoami"))["result"]["conn"] == 0
+
+
+def test_readiness_gate() -> None:
+    disp = Dispatcher({"Host.ping2": lambda: None}, ready=False)
+    out = call(disp, req("Host.ping2"))
+    assert out["error"] == {"code": 99, "message": "Recovering from crash or Initializing"}
+    assert call(disp, req("Host.nope"))["error"]["code"] == 99
+    disp.ready = True
+    assert call(disp, req("Host.ping2"))["result"] is True
+
+
+def test_register_after_construction() -> None:
+    disp = Dispatcher()
+    disp.register("Host.x", lambda: 3)
+    assert disp.methods() == ["Host.x"]
+    assert call(disp, req("Host.x"))["result"] == 3

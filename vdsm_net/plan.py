@@ -54,9 +54,29 @@ def explain(plan: list[Op]) -> str:
     return "\n".join(op.describe() for op in plan)
 
 
-def touched(plan: Iterable[Op]) -> frozenset[str]:
-    """Every link name the ops act on: the scope of a revert plan."""
-    return frozenset(name for op in plan for name in op.links)
+def touched(plan: Iterable[Op], observed: KernelState | None = None) -> frozenset[str]:
+    """Every link the ops act on: the scope of a revert plan.
+
+    Given the state the ops started from, it also counts the links the kernel changes as a side
+    effect: the ports and VLANs of a deleted link, the ports and VLANs of a link whose MTU is set.
+    """
+    names: set[str] = set()
+    for op in plan:
+        names.update(op.links)
+        if observed is not None and isinstance(op, DeleteLinks | SetMtu):
+            for name in op.links:
+                names |= _dependents(observed, name)
+    return frozenset(names)
+
+
+def _dependents(observed: KernelState, name: str) -> set[str]:
+    out: set[str] = set()
+    for other, link in observed.links.items():
+        if link.master == name:
+            out.add(other)
+        elif link.vlan_base == name:
+            out |= {other} | _dependents(observed, other)
+    return out
 
 
 def is_owned(link: Link) -> bool:

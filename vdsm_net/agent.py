@@ -1,0 +1,98 @@
+"""The vdsm-netd process: flags, start-up, the boot spec, signals and logging."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+from rpc.jsonrpc import Dispatcher
+from rpc.server import StompServer, server_ssl_context
+from vdsm_net.api import HostApi
+from vdsm_net.cli import make_backend
+from vdsm_net.engine import Engine
+from vdsm_net.errors import NetworkError
+from vdsm_net.resolv import host_nameservers
+
+log = logging.getLogger("vdsm-netd")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT``."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--listen wants HOST:PORT, not {value!r}")
+    return host.strip("[]") or "::", int(port)
+
+
+def load_boot_spec(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        spec = json.load(f)
+    if not isinstance(spec, dict) or not all(
+        isinstance(spec.get(k, {}), dict) for k in ("networks", "bondings")
+    ):
+        raise ValueError("a boot spec is a JSON object {\"networks\": {..}, \"bondings\": {..}}")
+    return spec
+
+
+def apply_boot_spec(engine: Engine, spec: dict[str, Any]) -> None:
+    """The known state after a reboot: the boot networks, adopted if already there."""
+    result = engine.setup(
+        spec.get("networks", {}), spec.get("bondings", {}), {"connectivityCheck": False}
+    )
+    engine.set_safe()
+    log.info("boot spec applied with %d kernel writes", result.writes)
+
+
+async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] | None) -> int:
+    host, port = parse_listen(args.listen)
+    dispatcher = Dispatcher(ready=False)  # every verb answers 99 until the boot spec is in
+    server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
+    api = HostApi(engine, publish=server.publish_event)
+    api.register(dispatcher.register)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    if spec is not None:
+        await loop.run_in_executor(None, apply_boot_spec, engine, spec)
+    dispatcher.ready = True
+    log.info("ready")
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    server.close()
+    await server.wait_closed()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        spec = load_boot_spec(args.boot_spec) if args.boot_spec else None
+        parse_listen(args.listen)
+        server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
+    except (OSError, ValueError) as exc:
+        print(f"vdsm-netd: {exc}", file=sys.stderr)
+        return 2
+    engine = Engine(make_backend(args.backend, args.nics, args.netns),
+                    host_nameservers=host_nameservers)
+    if spec is not None:
+        try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
+            engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),
+                           {"connectivityCheck": False})
+        except NetworkError as exc:
+            print(f"vdsm-netd: boot spec {args.boot_spec}: error {exc.code}: {exc.message}",
+                  file=sys.stderr)
+            return 2
+    try:
+        return asyncio.run(serve(args, engine, spec))
+    except KeyboardInterrupt:
+        return 0

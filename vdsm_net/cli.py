@@ -1,0 +1,111 @@
+"""``vdsm-netd``: the agent, and its ``plan`` dry-run subcommand.
+
+    vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
+              [--boot-spec FILE] [--hooks-dir DIR] [--drift off|report|enforce]
+    vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from vdsm_net.backends.base import Backend
+from vdsm_net.errors import NetworkError
+from vdsm_net.ops import plan_to_dot, plan_to_json
+
+
+def make_backend(kind: str, nics: str, netns: str | None = None) -> Backend:
+    if kind == "memory":
+        from vdsm_net.backends.memory import MemoryKernel
+
+        return MemoryKernel(nics=[n for n in nics.split(",") if n])
+    from vdsm_net.backends.netlink import NetlinkBackend
+
+    return NetlinkBackend(netns=netns)
+
+
+def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--backend", choices=("netlink", "memory"), default=default)
+    parser.add_argument(
+        "--nics", default="eth0,eth1,eth2,eth3",
+        help="NIC names of the simulated kernel (memory backend only)",
+    )
+    parser.add_argument("--netns", default=None, help="work in this named network namespace")
+
+
+def read_request(path: str) -> dict[str, Any]:
+    """A request body ``{"networks": .., "bondings": .., "options": ..}`` from a file or '-'."""
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    body = json.loads(text)
+    if not isinstance(body, dict):
+        raise ValueError("the request must be a JSON object")
+    for key in ("networks", "bondings", "options"):
+        if not isinstance(body.get(key, {}), dict):
+            raise ValueError(f"'{key}' must be a JSON object")
+    return body
+
+
+def plan_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="vdsm-netd plan", description="Print the ordered plan for a setupNetworks request."
+    )
+    _add_backend_args(parser, default="memory")
+    parser.add_argument("-f", "--file", required=True, help="request JSON file, or - for stdin")
+    parser.add_argument("--format", choices=("json", "text", "dot"), default="json")
+    args = parser.parse_args(argv)
+    from vdsm_net.engine import Engine
+
+    try:
+        body = read_request(args.file)
+        engine = Engine(make_backend(args.backend, args.nics, args.netns))
+        plan = engine.plan(
+            body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
+        )
+    except NetworkError as exc:
+        print(f"vdsm-netd: error {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"vdsm-netd: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(plan_to_json(plan), indent=2))
+    elif args.format == "dot":
+        sys.stdout.write(plan_to_dot(plan))
+    else:
+        for i, op in enumerate(plan):
+            print(f"{i:4d}  {op.describe()}")
+    return 0
+
+
+def agent_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vdsm-netd", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", default="[::]:54321", help="HOST:PORT (default [::]:54321)")
+    parser.add_argument("--pki", default="/etc/pki/vdsm", help="vdsm's PKI layout directory")
+    _add_backend_args(parser, default="netlink")
+    parser.add_argument("--boot-spec", default=None, help="read-only JSON of the boot networks")
+    parser.add_argument("--hooks-dir", default=None, help="directory of vdsm-style hooks")
+    parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["plan"]:
+        return plan_main(args_list[1:])
+    args = agent_parser().parse_args(args_list)
+    from vdsm_net.agent import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

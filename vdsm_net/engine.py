@@ -1,0 +1,206 @@
+"""The one deterministic algorithm.
+
+canonicalize -> validate -> merge -> render -> observe -> plan -> apply -> verify -> (connectivity)
+-> commit; on any failure after the first write, a revert plan built from the pre-call observation
+puts the touched objects back, and the original error is re-raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from vdsm_net.backends.base import Backend
+from vdsm_net.canonicalize import canonicalize
+from vdsm_net.errors import ERR_LOST_CONNECTION, KernelError, NetworkError
+from vdsm_net.kernel import KernelState
+from vdsm_net.merge import merge
+from vdsm_net.model import Request, RunningConfig
+from vdsm_net.ops import Op
+from vdsm_net.plan import diff, in_use_bridges
+from vdsm_net.render import render
+from vdsm_net.validate import validate
+
+log = logging.getLogger(__name__)
+
+ConfirmWait = Callable[[float, float], bool]
+"""``wait(since, timeout) -> bool``: True when a client confirmed connectivity after ``since``."""
+
+VERIFY_ROUNDS = 3
+"""How many times the engine re-observes and applies the remaining delta before it gives up.
+The kernel changes some things on its own while a plan runs (a port takes its bond's MTU), so a
+second, usually empty, round is the verification."""
+
+
+class VerifyError(Exception):
+    """The kernel did not converge to the target after ``VERIFY_ROUNDS`` rounds."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: Request
+    desired: RunningConfig
+    observed: KernelState
+    target: KernelState
+    plan: list[Op]
+    kept_in_use: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    plan: list[Op]
+    writes: int
+    kept_in_use: dict[str, list[str]]
+    changed: bool
+    committed: bool = False  # commitOnSuccess made this the safe point
+
+
+class Engine:
+    """Owns the running config (memory only) and drives a backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        running: RunningConfig | None = None,
+        host_nameservers: Callable[[], Sequence[str]] = lambda: (),
+    ) -> None:
+        self.backend = backend
+        self.running = running or RunningConfig()
+        self.safe = self.running
+        self._host_nameservers = host_nameservers
+        self._lock = threading.Lock()
+
+    # -- the pure part ---------------------------------------------------------------------
+    def prepare(
+        self,
+        networks: Mapping[str, Any],
+        bondings: Mapping[str, Any],
+        options: Mapping[str, Any],
+        observed: KernelState | None = None,
+    ) -> Prepared:
+        """Everything up to the plan, with no side effects. Raises NetworkError when invalid."""
+        if observed is None:
+            observed = self.backend.observe()
+        request = canonicalize(
+            networks, bondings, options, self.running, observed,
+            host_nameservers=self._host_nameservers(),
+        )
+        desired = merge(self.running, request)
+        validate(request, self.running, desired, observed)
+        kept: dict[str, list[str]] = {}
+        if request.options.full_state:
+            desired, kept = self._keep_in_use(desired, observed)
+        target = render(desired, observed)
+        return Prepared(request, desired, observed, target, diff(target, observed), kept)
+
+    def _keep_in_use(
+        self, desired: RunningConfig, observed: KernelState
+    ) -> tuple[RunningConfig, dict[str, list[str]]]:
+        """Full-state mode drops what the request does not list, except bridges VMs still use."""
+        dropped = [n for n in self.running.networks if n not in desired.networks]
+        busy = in_use_bridges(observed, dropped)
+        if not busy:
+            return desired, {}
+        nets = dict(desired.networks)
+        bonds = dict(desired.bonds)
+        for name in busy:
+            net = self.running.networks[name]
+            nets[name] = net
+            if net.bonding and net.bonding not in bonds and net.bonding in self.running.bonds:
+                bonds[net.bonding] = self.running.bonds[net.bonding]
+        return replace(desired, networks=nets, bonds=bonds), busy
+
+    def plan(
+        self,
+        networks: Mapping[str, Any],
+        bondings: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> list[Op]:
+        """The dry run: the ordered ops ``setup`` would apply, applying nothing."""
+        return self.prepare(networks, bondings, options).plan
+
+    # -- the part that writes --------------------------------------------------------------
+    def setup(
+        self,
+        networks: Mapping[str, Any],
+        bondings: Mapping[str, Any],
+        options: Mapping[str, Any],
+        confirm: ConfirmWait | None = None,
+    ) -> SetupResult:
+        """Apply a request. On failure the touched objects are reverted and the error re-raised."""
+        with self._lock:
+            prepared = self.prepare(networks, bondings, options)
+            start = time.time()
+            applied: list[Op] = []
+            try:
+                self._converge(prepared.target, prepared.plan, applied)
+                opts = prepared.request.options
+                if opts.connectivity_check and not opts.in_rollback:
+                    wait = confirm or (lambda _since, _timeout: False)
+                    if not wait(start, float(opts.connectivity_timeout)):
+                        raise NetworkError(ERR_LOST_CONNECTION, "connectivity check failed")
+            except BaseException:
+                self._revert(prepared.observed, applied)
+                raise
+            self.running = prepared.desired
+            committed = prepared.request.options.commit_on_success
+            if committed:
+                self.safe = self.running
+            return SetupResult(
+                prepared.plan, len(applied), prepared.kept_in_use, bool(applied), committed
+            )
+
+    def _converge(self, target: KernelState, plan: list[Op], applied: list[Op]) -> None:
+        ops = plan
+        for _ in range(VERIFY_ROUNDS):
+            for op in ops:
+                applied.append(op)  # recorded first: a failed op may have half-happened
+                self.backend.apply(op)
+            ops = diff(target, self.backend.observe())
+            if not ops:
+                return
+            log.info("verify: %d ops remain after a round; applying them", len(ops))
+        raise VerifyError(
+            "kernel did not converge to the desired state; remaining: "
+            + "; ".join(op.describe() for op in ops[:5])
+        )
+
+    def _revert(self, pre: KernelState, applied: Iterable[Op]) -> None:
+        scope = revert_scope(pre, applied)
+        if not scope:
+            return
+        log.warning("reverting %d links to their pre-call state", len(scope))
+        try:
+            for _ in range(VERIFY_ROUNDS):
+                ops = diff(pre, self.backend.observe(), scope=scope)
+                if not ops:
+                    return
+                for op in ops:
+                    try:
+                        self.backend.apply(op)
+                    except KernelError as exc:  # keep going: restore as much as possible
+                        log.error("revert: %s", exc)
+            log.error("revert did not converge for %s", sorted(scope))
+        except Exception:  # a failing revert must never hide the original error
+            log.exception("revert failed")
+
+    # -- state -----------------------------------------------------------------------------
+    def set_safe(self) -> None:
+        """setSafeNetworkConfig: the running config becomes the safe point (in memory only)."""
+        with self._lock:
+            self.safe = self.running
+
+
+def revert_scope(pre: KernelState, applied: Iterable[Op]) -> frozenset[str]:
+    """The links a revert may touch: those the applied ops named, plus their pre-call
+    ports and VLANs, which the kernel may have changed as a side effect (a deleted bridge
+    releases its ports; a deleted base takes its VLANs)."""
+    names = {name for op in applied for name in op.links}
+    for link in pre.links.values():
+        if link.master in names or link.vlan_base in names:
+            names.add(link.name)
+    return frozenset(names)

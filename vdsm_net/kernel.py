@@ -27,6 +27,18 @@ MAIN_TABLE = 254
 
 
 @dataclass(frozen=True)
+class LinkStats:
+    """Kernel counters of one link (IFLA_STATS64), observed, never planned."""
+
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+    rx_errors: int = 0
+    tx_errors: int = 0
+
+
+@dataclass(frozen=True)
 class Link:
     name: str
     kind: LinkKind
@@ -45,6 +57,7 @@ class Link:
     oper_up: bool = field(default=False, compare=False)
     perm_mac: str | None = field(default=None, compare=False)
     active_slave: str | None = field(default=None, compare=False)
+    stats: LinkStats | None = field(default=None, compare=False)
 
     def with_(self, **changes: object) -> Link:
         return replace(self, **changes)  # type: ignore[arg-type]

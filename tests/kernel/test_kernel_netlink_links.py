@@ -132,3 +132,33 @@ def test_set_master_error_names_both_ends(backend: NetlinkBackend) -> None:
     with pytest.raises(KernelError) as err:
         backend.apply(o.SetMaster("bond0", master="bond0"))
     assert str(err.value).startswith("set_master: bond0 -> bond0: ")
+
+
+def test_create_is_all_or_nothing(backend: NetlinkBackend) -> None:
+    # lacp_rate is refused in active-backup: the bond must not be left behind
+    bad = Link("bond3", "bond", bond_options=(("mode", "1"), ("lacp_rate", "1")))
+    with pytest.raises(KernelError) as err:
+        backend.apply(o.CreateLink(bad))
+    assert "bond3" in str(err.value) and "lacp_rate" in str(err.value)
+    assert "bond3" not in backend.observe().links
+
+
+def test_jumbo_stack_round_trips(backend: NetlinkBackend) -> None:
+    bond = Link("bond0", "bond", mtu=9000, bond_options=(("mode", "4"),), tag="vdsm-net:bond=b")
+    vlan = Link("bond0.20", "vlan", mtu=9000, vlan_id=20, vlan_base="bond0", tag="vdsm-net:net=n")
+    bridge = Link("n", "bridge", mtu=9000, tag="vdsm-net:net=n", master=None)
+    backend.apply(o.CreateLink(bond))
+    for port in ("dummy_0", "dummy_1"):
+        backend.apply(o.SetMtu(port, mtu=9000))
+        backend.apply(o.SetMaster(port, master="bond0"))
+    backend.apply(o.CreateLink(vlan))
+    backend.apply(o.CreateLink(bridge))
+    backend.apply(o.SetMaster("bond0.20", master="n"))
+    for name in ("bond0", "bond0.20", "n"):
+        backend.apply(o.SetUp(name, up=True))
+    links = backend.observe().links
+    assert links["bond0"].with_(mac=None) == bond.with_(up=True)
+    assert links["bond0.20"].with_(mac=None) == vlan.with_(up=True, master="n")
+    assert links["n"].with_(mac=None) == bridge.with_(up=True)
+    assert {links[p].mtu for p in ("dummy_0", "dummy_1")} == {9000}
+    assert links["dummy_0"].perm_mac != links["dummy_1"].perm_mac

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -30,16 +32,10 @@ FIRST_DELETE_GROUP = 0x7E000000  # link groups we borrow for bulk deletes
 
 def _strerror(exc: BaseException) -> str:
     if isinstance(exc, NetlinkError):
-        return os_strerror(exc.code)
+        return os.strerror(exc.code) if exc.code else str(exc)
     if isinstance(exc, OSError) and exc.strerror:
         return str(exc.strerror)
     return str(exc)
-
-
-def os_strerror(code: int) -> str:
-    import os
-
-    return os.strerror(code) if code else "unknown error"
 
 
 def _family(cidr: str) -> int:
@@ -65,9 +61,7 @@ class NetlinkBackend:
             addr_msgs = list(ipr.get_addr())
             route_msgs = list(ipr.get_routes(family=255))
             rule_msgs = list(ipr.get_rules())
-            links = obs.parse_links(
-                link_msgs, lambda bond: read_bond_options(sysfs, bond), sysfs
-            )
+            links = obs.parse_links(link_msgs, lambda bond: read_bond_options(sysfs, bond), sysfs)
             return KernelState(
                 links=links,
                 addresses=obs.parse_addresses(addr_msgs, names),
@@ -132,11 +126,9 @@ class NetlinkBackend:
             ipr.link("del", ifname=link.name)  # all or nothing
             raise
 
-    def _sysfs(self) -> Any:
+    def _sysfs(self) -> Path:
         # called from inside the worker thread: no second hop through the queue
         if self.netns is None:
-            from pathlib import Path
-
             return Path("/sys/class/net")
         return self._worker._private_sysfs() / "class" / "net"
 

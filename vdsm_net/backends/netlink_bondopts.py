@@ -71,8 +71,8 @@ def write_bond_options(root: Path, bond: str, options: Pairs) -> None:
     current.pop("mode")
     changes: list[tuple[str, str]] = []
     for option, default in defaults.items():
-        if not _supported(option, mode):
-            continue
+        if not _supported(option, mode) and option not in wanted:
+            continue  # an option the mode refuses is written only when asked for (and fails)
         target = wanted.get(option, default)
         if current.get(option, default) != target:
             changes.append((option, target))

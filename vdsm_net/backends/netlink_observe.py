@@ -60,9 +60,7 @@ def _linkinfo(msg: Any) -> tuple[str | None, Any, Any]:
     info = msg.get("IFLA_LINKINFO")
     if info is None:
         return None, None, None
-    return info.get("IFLA_INFO_KIND"), info.get("IFLA_INFO_DATA"), info.get(
-        "IFLA_INFO_SLAVE_DATA"
-    )
+    return info.get("IFLA_INFO_KIND"), info.get("IFLA_INFO_DATA"), info.get("IFLA_INFO_SLAVE_DATA")
 
 
 def link_kind(kind: str | None) -> LinkKind:

@@ -37,6 +37,10 @@ class BackgroundServer:
         self.loop.run_forever()
         self.server.close()
         self.loop.run_until_complete(self.server.wait_closed())
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 

@@ -211,6 +211,8 @@ class Session:
             if self.closed:
                 return
             self.handle(frame)
+        if self.parser.error is not None and not self.closed:
+            self.fail(str(self.parser.error))
 
     def fail(self, message: str) -> None:
         """ERROR, then close: for protocol errors and broken limits."""

@@ -76,6 +76,8 @@ class _Wire(asyncio.Protocol):
             return
         for frame in frames:
             self.client._on_frame(frame)
+        if self.parser.error is not None:
+            self.client._fail(ClientError(f"bad frame from server: {self.parser.error}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client._fail(ClientError(f"connection closed{f': {exc}' if exc else ''}"))

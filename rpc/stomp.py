@@ -137,6 +137,7 @@ class Parser:
         self._pending: _Pending | None = None
         self._head_scanned = 0  # bytes of an incomplete head already known to hold no new EOL
         self.heartbeats = 0
+        self.error: ProtocolError | None = None
 
     @property
     def buffered(self) -> int:
@@ -144,10 +145,24 @@ class Parser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[Frame]:
+        """The frames completed by ``data``.
+
+        A ProtocolError is raised at once when no frame precedes it; otherwise the good frames
+        are returned first, ``error`` is set and the next ``feed`` (even of b"") raises it.
+        """
+        if self.error is not None:
+            raise self.error
         self._buf += data
         frames: list[Frame] = []
         while True:
-            frame = self._next_frame()
+            try:
+                frame = self._next_frame()
+            except ProtocolError as exc:
+                self.error = exc
+                self._buf.clear()
+                if not frames:
+                    raise
+                return frames
             if frame is None:
                 return frames
             frames.append(frame)

@@ -213,3 +213,12 @@ def test_round_trip_in_random_chunks(
         assert frame.headers == expected
         assert frame.body == (body or b"")
         assert Frame(command, frame.headers, body).encode() == encode_frame(command, headers, body)
+
+
+def test_frames_before_an_error_are_returned_first() -> None:
+    p = Parser()
+    frames = p.feed(b"CONNECT\n\n\x00SEND\nbad\n\n\x00")
+    assert [f.command for f in frames] == ["CONNECT"]
+    assert p.error is not None
+    with pytest.raises(ProtocolError):
+        p.feed(b"")

@@ -95,14 +95,23 @@ def test_removal_is_upper_first_in_bulk_and_nics_are_reset_not_deleted() -> None
     assert not state.addresses and not state.routes and not state.rules
 
 
-def test_recreate_reason_for_vlan_id_change() -> None:
-    k = MemoryKernel(["eth0"])
-    converge(k, cfg(Network("red", nic="eth0", vlan=10)))
-    plan = plan_for(k, cfg(Network("red", nic="eth0", vlan=20)))
-    text = explain(plan)
-    assert "delete_links names=['eth0.10']" in text
-    assert "create_link" in text and "eth0.20" in text
-    assert "red" not in [n for op in plan if isinstance(op, DeleteLinks) for n in op.names]
+def test_recreate_reason_for_vlan_id_and_base_change() -> None:
+    k = MemoryKernel(["eth0", "eth1"])
+    tag = "vdsm-net:net=red"
+    k.apply(CreateLink(Link("eth0.10", "vlan", tag=tag, vlan_id=20, vlan_base="eth0")))
+    k.apply(CreateLink(Link("eth1.10", "vlan", tag=tag, vlan_id=10, vlan_base="eth0")))
+    config = cfg(Network("red", nic="eth0", vlan=10), Network("blue", nic="eth1", vlan=10))
+    plan = plan_for(k, config)
+    reasons = {op.links: op.to_dict().get("reason") for op in plan if isinstance(op, DeleteLinks)}
+    assert reasons == {
+        ("eth0.10",): "recreate: vlan id 20 -> 10",
+        ("eth1.10",): "recreate: vlan base eth0 -> eth1",
+    }
+    assert created(plan, "eth0.10") > plan.index(DeleteLinks(("eth0.10",), reason=reasons[
+        ("eth0.10",)]))
+    apply_all(k, plan)
+    assert k.observe().links["eth0.10"].vlan_id == 10
+    assert k.observe().links["eth1.10"].vlan_base == "eth1"
 
 
 def test_recreate_reason_for_kind_change() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.kernel.conftest import ip
 from vdsm_net import ops as o
 from vdsm_net.backends.netlink import NetlinkBackend
@@ -64,3 +66,18 @@ def test_nic_facts_in_the_current_namespace_read_sysfs(tmp_path: Path) -> None:
     assert (facts.speed, facts.duplex, facts.driver, facts.bus_info) == (1000, "half", "e1000", "")
     (tmp_path / "eth9" / "speed").write_text("-1\n")
     assert read_nic_facts("eth9", tmp_path).speed == 0
+
+
+def test_current_namespace_backend_leaves_loopback_out() -> None:
+    be = NetlinkBackend()  # the guest's own namespace: only lo, which is never reported
+    try:
+        state = be.observe()
+        assert "lo" not in state.links
+        assert all(a.ifname != "lo" for a in state.addresses)
+    finally:
+        be.close()
+
+
+def test_unknown_namespace_fails_at_construction() -> None:
+    with pytest.raises(OSError):
+        NetlinkBackend("no-such-netns")

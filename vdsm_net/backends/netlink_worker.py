@@ -51,7 +51,11 @@ class NetlinkWorker:
         self._ipr: IPRoute | None = None
         self._sysfs_mount: Path | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
-        self.call(lambda _ipr: None)  # start now: a bad netns fails the constructor
+        try:
+            self.call(lambda _ipr: None)  # start now: a bad netns fails the constructor
+        except BaseException:
+            self._pool.shutdown(wait=True)
+            raise
 
     def _setup(self) -> IPRoute:
         if self._ipr is None:

@@ -30,7 +30,7 @@ from vdsm_net.ops import (
     SetUp,
 )
 from vdsm_net.plan_ip import IpPlan
-from vdsm_net.plan_state import LinkProjection
+from vdsm_net.plan_state import LinkProjection, evolve
 
 UPPER_FIRST: tuple[tuple[str, ...], ...] = (("bridge", "other"), ("vlan",), ("bond",))
 LOWER_FIRST: tuple[str, ...] = ("nic", "bond", "vlan", "bridge", "other")
@@ -132,6 +132,9 @@ class _Planner:
         else:
             self.managed = set(scope)
         self.want = self._wanted_links()
+        self.by_kind: dict[str, list[str]] = {}
+        for name in sorted(self.want):
+            self.by_kind.setdefault(self.want[name].kind, []).append(name)
         self.delete = self._deletions()
         self.create = sorted(
             n for n, w in self.want.items()
@@ -286,13 +289,14 @@ class _Planner:
         for name in self.create:
             want = self.want[name]
             if want.kind in kinds:
-                link = want.with_(up=False, master=None)
+                link = evolve(want, up=False, master=None)
                 self.state.emit(CreateLink(link, reason=self.delete.get(name, "")))
 
     def _configure(self, kinds: tuple[str, ...]) -> None:
-        for name, want in sorted(self.want.items()):
+        for name in self._names(kinds):
+            want = self.want[name]
             cur = self.state.get(name)
-            if cur is None or want.kind not in kinds:
+            if cur is None:
                 continue
             if want.mac is not None and cur.mac != want.mac:
                 self.state.emit(SetMac(name, want.mac))
@@ -307,7 +311,8 @@ class _Planner:
                 self.state.emit(SetBridge(name, want.stp, want.bridge_opts))
 
     def _enslave(self, master_kind: str) -> None:
-        for name, want in sorted(self.want.items()):
+        for name in self._names(LOWER_FIRST):
+            want = self.want[name]
             master = want.master
             cur = self.state.get(name)
             if master is None or cur is None or cur.master == master:
@@ -321,25 +326,30 @@ class _Planner:
                 self.state.emit(SetUp(name, False, reason=f"enslave to bond {master}"))
             self.state.emit(SetMaster(name, master))
 
+    def _names(self, kinds: Iterable[str]) -> list[str]:
+        """Wanted link names, kind by kind in the given order, by name within a kind."""
+        return [name for kind in kinds for name in self.by_kind.get(kind, ())]
+
     def _mtu(self, kinds: tuple[str, ...], raising: bool | None) -> None:
         """Set MTUs kind by kind: only raises, only lowerings, or (None) whatever is left."""
-        for kind in kinds:
-            for name, want in sorted(self.want.items()):
-                cur = self.state.get(name)
-                if cur is None or want.kind != kind or cur.mtu == want.mtu:
-                    continue
-                if raising is None or raising == (want.mtu > cur.mtu):
-                    self.state.emit(SetMtu(name, want.mtu))
+        for name in self._names(kinds):
+            want = self.want[name]
+            cur = self.state.get(name)
+            if cur is None or cur.mtu == want.mtu:
+                continue
+            if raising is None or raising == (want.mtu > cur.mtu):
+                self.state.emit(SetMtu(name, want.mtu))
 
     def _tags(self) -> None:
-        for name, want in sorted(self.want.items()):
+        for name in self._names(LOWER_FIRST):
+            want = self.want[name]
             cur = self.state.get(name)
             if cur is not None and cur.tag != want.tag:
                 self.state.emit(SetTag(name, want.tag))
 
     def _ups(self) -> None:
-        for kind in LOWER_FIRST:
-            for name, want in sorted(self.want.items()):
-                cur = self.state.get(name)
-                if cur is not None and want.kind == kind and cur.up != want.up:
-                    self.state.emit(SetUp(name, want.up))
+        for name in self._names(LOWER_FIRST):
+            want = self.want[name]
+            cur = self.state.get(name)
+            if cur is not None and cur.up != want.up:
+                self.state.emit(SetUp(name, want.up))

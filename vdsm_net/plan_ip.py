@@ -67,10 +67,10 @@ class IpPlan:
 
     def additions(self) -> list[Op]:
         ops: list[Op] = [AddAddress(a) for a in sorted(self.add_addr, key=_addr_key)]
-        routes = sorted(self.add_route, key=_route_order)
-        ops += [AddRoute(r) for r in routes if not _route_order(r)[0]]
+        routes = sorted((_route_order(r), r) for r in self.add_route)
+        ops += [AddRoute(r) for key, r in routes if not key[0]]
         ops += [AddRule(r) for r in sorted(self.add_rule, key=_rule_key)]
-        ops += [AddRoute(r) for r in routes if _route_order(r)[0]]
+        ops += [AddRoute(r) for key, r in routes if key[0]]
         return ops
 
 

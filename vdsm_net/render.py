@@ -7,6 +7,7 @@ target's link set. Everything rendered is up.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zlib
 
@@ -103,6 +104,21 @@ def _render_network_links(
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _prefixlen(netmask: str) -> int:
+    return ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
+
+
+def _subnet(ipaddr: str, prefix: int) -> str:
+    """The network of a (validated) dotted-quad address, as "a.b.c.d/len"."""
+    value = 0
+    for part in ipaddr.split("."):
+        value = (value << 8) | int(part)
+    value &= (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+    quads = ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+    return f"{quads}/{prefix}"
+
+
 def _render_network_ip(
     net: Network, addresses: set[Address], routes: set[Route], rules: set[Rule]
 ) -> None:
@@ -111,12 +127,13 @@ def _render_network_ip(
         return
     static4 = net.bootproto != "dhcp" and net.ipaddr is not None and net.netmask is not None
     if static4:
-        iface = ipaddress.IPv4Interface(f"{net.ipaddr}/{net.netmask}")
-        addresses.add(Address(top, f"{iface.ip}/{iface.network.prefixlen}"))
+        assert net.ipaddr is not None and net.netmask is not None
+        prefix = _prefixlen(net.netmask)
+        addresses.add(Address(top, f"{net.ipaddr}/{prefix}"))
         if net.gateway is not None:
             if net.default_route:
                 routes.add(Route("0.0.0.0/0", top, net.gateway, MAIN_TABLE))
-            subnet = str(iface.network)
+            subnet = _subnet(net.ipaddr, prefix)
             table = source_table(top)
             routes.add(Route("0.0.0.0/0", top, net.gateway, table))
             routes.add(Route(subnet, top, None, table, scope_link=True))

@@ -216,7 +216,8 @@ class MemoryKernel:
                 raise KernelError(op.kind, f"{link.name}: VLAN id {link.vlan_id} exists")
         if link.kind == "bond" and (not link.bond_options or link.bond_options[0][0] != "mode"):
             raise KernelError(op.kind, f"{link.name}: bond options must start with mode")
-        self._add(link.with_(up=False, oper_up=False, master=None, mac=link.mac or self._mac()))
+        mac = link.mac.lower() if link.mac else self._mac()
+        self._add(link.with_(up=False, oper_up=False, master=None, mac=mac))
 
     def _set_master(self, op: SetMaster) -> None:
         port = self._need(op.name, op.kind)

@@ -17,6 +17,7 @@ from vdsm_net.ops import (
     DeleteLinks,
     Op,
     SetBondOptions,
+    SetMac,
     SetMaster,
     SetMtu,
     SetUp,
@@ -207,3 +208,18 @@ def test_revert_scope_limits_the_plan_and_never_raises() -> None:
     assert revert == [DeleteLinks(("red",))]  # in use by tap0, yet a revert does not raise
     back = diff(pre, k.observe(), scope=frozenset({"eth0"}))
     assert back == [SetMaster("eth0", "red")]
+
+
+def test_mac_is_planned_only_when_forced() -> None:
+    k = MemoryKernel(["eth0"])
+    converge(k, cfg(bonds=(Bond("bond0", ("eth0",), hwaddr="02:00:00:00:00:01"),)))
+    assert k.observe().links["bond0"].mac == "02:00:00:00:00:01"
+    plan = plan_for(k, cfg(bonds=(Bond("bond0", ("eth0",), hwaddr="02:00:00:00:00:02"),)))
+    assert plan == [SetMac("bond0", "02:00:00:00:00:02")]
+    assert plan_for(k, cfg(bonds=(Bond("bond0", ("eth0",)),))) == []  # unforced: left as is
+
+
+def test_explain_is_one_line_per_op() -> None:
+    plan = plan_for(MemoryKernel(["eth0", "eth1"]), FULL)
+    lines = explain(plan).splitlines()
+    assert len(lines) == len(plan) and lines[0].startswith("create_link ")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -16,9 +17,22 @@ from vdsm_net.api import HostApi
 from vdsm_net.cli import make_backend
 from vdsm_net.engine import Engine
 from vdsm_net.errors import NetworkError
+from vdsm_net.hooks import DEFAULT_TIMEOUT, Hooks
 from vdsm_net.resolv import host_nameservers
 
 log = logging.getLogger("vdsm-netd")
+
+
+HOOK_TIMEOUT_ENV = "VDSM_NET_HOOK_TIMEOUT"
+
+
+def hook_timeout() -> float:
+    """The per-script hook time limit: ``$VDSM_NET_HOOK_TIMEOUT`` seconds, else 30."""
+    try:
+        value = float(os.environ.get(HOOK_TIMEOUT_ENV, DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -52,7 +66,7 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     host, port = parse_listen(args.listen)
     dispatcher = Dispatcher(ready=False)  # every verb answers 99 until the boot spec is in
     server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
-    api = HostApi(engine, publish=server.publish_event)
+    api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()))
     api.register(dispatcher.register)
     await server.start()
     loop = asyncio.get_running_loop()

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from rpc.jsonrpc import RpcError
 from vdsm_net.caps import network_caps
-from vdsm_net.engine import Engine
-from vdsm_net.errors import ERR_UNAVAILABLE, NetworkError
+from vdsm_net.engine import Engine, SetupResult
+from vdsm_net.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
+from vdsm_net.hooks import (
+    AFTER_NETWORK_SETUP,
+    AFTER_NETWORK_SETUP_FAIL,
+    BEFORE_NETWORK_SETUP,
+    HookError,
+    Hooks,
+    network_setup_data,
+    request_of,
+)
+from vdsm_net.hostinfo import HostInfo
 from vdsm_net.kernel import KernelState
 from vdsm_net.ops import plan_to_json
 from vdsm_net.resolv import host_nameservers
+from vdsm_net.stats import host_stats, network_statistics
 
 log = logging.getLogger(__name__)
 
 DONE = {"code": 0, "message": "Done"}
+INVALID_PARAMS = -32602
 HOST_CONN_EVENT = "|net|host_conn|no_id"
 
 Register = Callable[[str, Callable[..., Any]], None]
@@ -53,10 +67,18 @@ class Connectivity:
 
 
 class HostApi:
-    def __init__(self, engine: Engine, publish: Publish | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        publish: Publish | None = None,
+        hooks: Hooks | None = None,
+        host: HostInfo | None = None,
+    ) -> None:
         self.engine = engine
         self.connectivity = Connectivity()
         self._publish = publish
+        self.hooks = hooks or Hooks(None)
+        self.host = host or HostInfo()
         self._busy = threading.Lock()  # setupNetworks and setSafeNetworkConfig: 40 when held
         self.net_config_dirty = False
 
@@ -69,6 +91,8 @@ class HostApi:
         register("Host.planNetworks", self.plan_networks)
         register("Host.getNetworkCapabilities", self.get_network_capabilities)
         register("Host.getCapabilities", self.get_capabilities)
+        register("Host.getStats", self.get_stats)
+        register("Host.getNetworkStatistics", self.get_network_statistics)
 
     # -- liveness --------------------------------------------------------------------------
     def ping(self) -> bool:
@@ -90,12 +114,11 @@ class HostApi:
     def setup_networks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
     ) -> dict[str, Any]:
+        networks, bondings, options = _request_params(networks, bondings, options)
         self._exclusive()
         try:
-            self.net_config_dirty = True
-            result = self.engine.setup(
-                networks or {}, bondings or {}, options or {}, confirm=self.connectivity.wait
-            )
+            self.net_config_dirty = True  # even when the call then fails (vdsm-wire §4.7)
+            result = self._setup_with_hooks(networks, bondings, options)
             if result.committed:
                 self.net_config_dirty = False
             if result.changed:
@@ -106,6 +129,53 @@ class HostApi:
             return out
         finally:
             self._busy.release()
+
+    def _setup_with_hooks(
+        self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
+    ) -> SetupResult:
+        """vdsm's hook points around the engine. The before-hooks see the canonical, validated
+        request; what they leave is canonicalized and validated again by ``engine.setup``
+        (vdsm trusts it). The after-hooks see the request before any hook changed it."""
+        data = network_setup_data(networks, bondings, options)
+        before = self.hooks.scripts(BEFORE_NETWORK_SETUP)
+        try:
+            if before or self.hooks.scripts(AFTER_NETWORK_SETUP):
+                data = self._canonical_data(networks, bondings, options)
+            request = (networks, bondings, options)
+            if before:
+                try:
+                    out = self.hooks.run(BEFORE_NETWORK_SETUP, copy.deepcopy(data), True)
+                    request = request_of(out)
+                except HookError as exc:
+                    raise NetworkError(ERR_HOOK, f"Hook error: {exc}") from exc
+            result = self.engine.setup(*request, confirm=self.connectivity.wait)
+        except BaseException:
+            self._run_quietly(AFTER_NETWORK_SETUP_FAIL, data)
+            raise
+        self._run_quietly(AFTER_NETWORK_SETUP, data)
+        return result
+
+    def _canonical_data(
+        self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The hook data of a request after canonicalization and validation (raises if invalid)."""
+        request = self.engine.prepare(networks, bondings, options).request
+        nets = {
+            name: net.to_wire() if net is not None else {"remove": True}
+            for name, net in request.networks.items()
+        }
+        bonds = {
+            name: bond.to_wire() if bond is not None else {"remove": True}
+            for name, bond in request.bondings.items()
+        }
+        return network_setup_data(nets, bonds, dict(options))
+
+    def _run_quietly(self, hook: str, data: dict[str, Any]) -> None:
+        """After-hooks never fail the call."""
+        try:
+            self.hooks.run(hook, copy.deepcopy(data), False)
+        except Exception:
+            log.exception("%s hooks failed", hook)
 
     def set_safe_network_config(self) -> bool:
         self._exclusive()
@@ -120,7 +190,7 @@ class HostApi:
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
     ) -> dict[str, Any]:
         """Extension: the ordered plan ``setupNetworks`` would apply, applying nothing."""
-        plan = self.engine.plan(networks or {}, bondings or {}, options or {})
+        plan = self.engine.plan(*_request_params(networks, bondings, options))
         return {"plan": plan_to_json(plan)}
 
     # -- reports ---------------------------------------------------------------------------
@@ -135,9 +205,21 @@ class HostApi:
 
     def get_capabilities(self, _ctx: Any = None) -> dict[str, Any]:
         state = self.engine.backend.observe()
-        caps = self._network_caps(state)
+        caps = self.host.capabilities()
+        caps.update(self._network_caps(state))
+        caps["hooks"] = self.hooks.inventory()
         caps["lastClientIface"] = last_client_iface(state, _ctx)
         return caps
+
+    def get_network_statistics(self) -> dict[str, Any]:
+        """Per-link counters and the drop totals, which, unlike vdsm's, are not swapped."""
+        return network_statistics(self.engine.backend.observe(), self.engine.backend.nic_facts)
+
+    def get_stats(self) -> dict[str, Any]:
+        """The network part of vdsm's HostStats: the network map, string totals, dirtiness."""
+        return host_stats(
+            self.engine.backend.observe(), self.engine.backend.nic_facts, self.net_config_dirty
+        )
 
     # -- events ----------------------------------------------------------------------------
     def emit_host_conn(self) -> None:
@@ -146,6 +228,20 @@ class HostApi:
                 self._publish(HOST_CONN_EVENT, {})
             except Exception:  # an event must never fail a verb
                 log.exception("could not publish %s", HOST_CONN_EVENT)
+
+
+def _request_params(
+    networks: Any, bondings: Any, options: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """setupNetworks' three maps; null means empty, any other non-object is -32602."""
+    out = []
+    for name, value in (("networks", networks), ("bondings", bondings), ("options", options)):
+        value = {} if value is None else value
+        if not isinstance(value, dict):
+            raise RpcError(INVALID_PARAMS, f"Invalid method parameter(s): {{'{name}': "
+                           f"'expected an object, got {type(value).__name__}'}}")
+        out.append(value)
+    return out[0], out[1], out[2]
 
 
 def last_client_iface(state: KernelState, ctx: Any) -> str:

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
 from typing import Any
 
 from vdsm_net import linkopts
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.kernel import MAIN_TABLE, KernelState, Link
 from vdsm_net.model import Network, RunningConfig
+from vdsm_net.stats import Facts, link_facts
 
 HIDDEN_NIC_PREFIXES = ("w", "usb")
-
-Facts = Callable[[str], NicFacts]
 
 
 def _netmask(prefix: int) -> str:
@@ -148,9 +146,9 @@ def network_caps(
         link = state.links[name]
         top_net = tops.get(name)
         if link.kind == "nic" and not name.startswith(HIDDEN_NIC_PREFIXES):
-            nics[name] = _nic(state, link, facts(name), top_net)
+            nics[name] = _nic(state, link, link_facts(facts, name), top_net)
         elif link.kind == "bond":
-            bonds[name] = _bond(state, link, facts(name), top_net)
+            bonds[name] = _bond(state, link, link_facts(facts, name), top_net)
         elif link.kind == "vlan":
             vlans[name] = devinfo(state, link, top_net)
             vlans[name].update(iface=link.vlan_base or "", vlanid=link.vlan_id or 0)

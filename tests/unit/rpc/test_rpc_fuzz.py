@@ -12,6 +12,7 @@ import json
 import os
 import random
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ SCALE = int(os.environ.get("RPC_FUZZ_SCALE", "1"))
 LIMIT = 4096
 
 
-def fuzz(n: int) -> Any:
+def fuzz(n: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return settings(
         max_examples=n * SCALE,
         deadline=None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from vdsm_net.errors import ERR_BAD_BRIDGE, ERR_BAD_NIC, ERR_USED_BOND, ERR_USED_NIC, NetworkError
+from vdsm_net.errors import ERR_BAD_BRIDGE, ERR_USED_BOND, ERR_USED_NIC, NetworkError
 from vdsm_net.kernel import SOURCE_RULE_PRIORITY, TAG_PREFIX, KernelState, Link
 from vdsm_net.model import DEFAULT_MTU
 from vdsm_net.ops import (
@@ -160,9 +160,7 @@ class _Planner:
                 if o is not None and o.kind == "nic":  # a NIC is reset, never deleted
                     want[name] = o.with_(master=None, mtu=DEFAULT_MTU, tag=None, up=True, mac=None)
                 continue
-            if t.kind == "nic" and o is None:
-                if self.strict:
-                    raise NetworkError(ERR_BAD_NIC, f"NIC {name} not found")
+            if t.kind == "nic" and o is None:  # vanished behind our back: nothing to configure
                 continue
             if o is not None and o.kind == "nic" and t.kind != "nic":
                 if self.strict:

@@ -8,7 +8,7 @@ from tests.unit.engine.engine_helpers import converge, mismatches
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.kernel import Address, KernelState, Route
 from vdsm_net.model import Bond, Network, RunningConfig
-from vdsm_net.ops import DeleteLinks, Op, SetMtu
+from vdsm_net.ops import CreateLink, DeleteLinks, Op, SetMtu
 from vdsm_net.plan import diff
 from vdsm_net.render import render
 
@@ -153,3 +153,15 @@ def test_remove_vlan_network_removes_its_device() -> None:  # 3
     assert [op for op in plan if isinstance(op, DeleteLinks)] == [
         DeleteLinks(("red",)), DeleteLinks(("eth0.100",)),
     ]
+
+
+def test_bridge_whose_port_nic_vanished_is_kept_and_readopts_it() -> None:  # 52
+    k = MemoryKernel(NICS)
+    config = cfg(Network("red", nic="eth0"))
+    setup(k, config)
+    gone = MemoryKernel(["eth1", "eth2"])
+    gone.apply(CreateLink(k.observe().links["red"].with_(up=False)))
+    state = gone.observe()
+    assert [op for op in diff(render(config, state), state) if op.links == ("eth0",)] == []
+    converge(gone, config)
+    assert gone.observe().ports_of("red") == [] and gone.observe().links["red"].up

@@ -1,0 +1,232 @@
+"""P5: Host.ping2 round trips per second over mutual-TLS STOMP vs a bare TLS echo loop, and the
+server's RSS holding 1000 idle TLS connections.
+
+    .venv/bin/python bench/bench_rpc.py [--seconds 3] [--idle 1000]
+
+Both servers run in their own processes; the client side runs here, one blocking socket at a
+time (the same loop shape for both), plus the rpc.client.Client library for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rpc.client import Client
+from rpc.pki import init_pki
+from rpc.stomp import Parser, encode_frame
+from rpc.tls import client_ssl_context, server_ssl_context
+
+
+def serve_stomp(pki: str) -> None:
+    import asyncio
+    import logging
+
+    from rpc.jsonrpc import Dispatcher
+    from rpc.server import StompServer
+
+    logging.basicConfig(level=logging.WARNING)
+    if os.environ.get("RPC_BENCH_SSLBUF"):
+        import asyncio.sslproto
+
+        asyncio.sslproto.SSLProtocol.max_size = int(os.environ["RPC_BENCH_SSLBUF"])
+
+    async def main() -> None:
+        srv = StompServer(
+            Dispatcher({"Host.ping2": lambda: None}), server_ssl_context(pki), "127.0.0.1", 0
+        )
+        await srv.start()
+        print(srv.port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(main())
+
+
+def serve_echo(pki: str) -> None:
+    ctx = server_ssl_context(pki)
+    lsock = socket.create_server(("127.0.0.1", 0))
+    print(lsock.getsockname()[1], flush=True)
+
+    def echo(conn: socket.socket) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            while data := s.recv(65536):
+                s.sendall(data)
+
+    def accept() -> None:
+        while True:
+            conn, _ = lsock.accept()
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()
+
+
+def spawn(mode: str, pki: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, mode, pki],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(10)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def tls(port: int, ctx: ssl.SSLContext) -> ssl.SSLSocket:
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def ping_frame() -> bytes:
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "Host.ping2",
+            "params": {},
+            "id": "00000000-0000-0000-0000-000000000000",
+        }
+    )
+    return encode_frame(
+        "SEND",
+        {
+            "destination": "jms.topic.vdsm_requests",
+            "content-type": "application/json",
+            "reply-to": "bench",
+        },
+        body,
+    )
+
+
+def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float) -> float:
+    s = tls(port, ctx)
+    p = Parser()
+    s.sendall(encode_frame("CONNECT", {"accept-version": "1.2"}))
+    s.sendall(encode_frame("SUBSCRIBE", {"destination": "bench", "id": "1"}))
+    frame = ping_frame()
+
+    def once() -> None:
+        s.sendall(frame)
+        got: list[object] = []
+        while not any(getattr(f, "command", "") == "MESSAGE" for f in got):
+            got += p.feed(s.recv(65536))
+
+    while not p.feed(s.recv(65536)):
+        pass  # CONNECTED
+    return _rate(once, seconds, s)
+
+
+def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float) -> float:
+    s = tls(port, ctx)
+    payload = b"x" * size
+
+    def once() -> None:
+        s.sendall(payload)
+        n = 0
+        while n < size:
+            n += len(s.recv(65536))
+
+    return _rate(once, seconds, s)
+
+
+def bench_client(port: int, ctx: ssl.SSLContext, seconds: float) -> float:
+    cli = Client.connect("127.0.0.1", port, ssl_context=ctx, timeout=10)
+    try:
+        return _rate(lambda: cli.call("Host.ping2"), seconds, None)
+    finally:
+        cli.close()
+
+
+def _rate(once: object, seconds: float, sock: ssl.SSLSocket | None) -> float:
+    assert callable(once)
+    for _ in range(200):
+        once()
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(100):
+            once()
+        n += 100
+    if sock is not None:
+        sock.close()
+    return n / elapsed
+
+
+def idle_rss(port: int, pid: int, ctx: ssl.SSLContext, count: int) -> tuple[float, float]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count + 256)), hard))
+    before = rss_mb(pid)
+    socks = []
+    for _ in range(count):
+        s = tls(port, ctx)
+        s.sendall(encode_frame("CONNECT", {"accept-version": "1.2"}))
+        Parser().feed(s.recv(4096))
+        socks.append(s)
+    time.sleep(1)
+    after = rss_mb(pid)
+    for s in socks:
+        s.close()
+    return before, after
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--idle", type=int, default=1000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        init_pki(tmp, host_cn="localhost")
+        ctx = client_ssl_context(tmp)
+        stomp_proc, stomp_port = spawn("--serve-stomp", tmp)
+        echo_proc, echo_port = spawn("--serve-echo", tmp)
+        try:
+            size = len(ping_frame())
+            echo = bench_echo(echo_port, ctx, size, args.seconds)
+            raw = bench_stomp(stomp_port, ctx, args.seconds)
+            lib = bench_client(stomp_port, ctx, args.seconds)
+            before, after = idle_rss(stomp_port, stomp_proc.pid, ctx, args.idle)
+        finally:
+            stop(stomp_proc)
+            stop(echo_proc)
+    print(f"{'measure':<48}{'value':>12}")
+    print(f"{'TLS echo loop, ' + str(size) + '-byte payload (round trips/s)':<48}{echo:>12.0f}")
+    print(f"{'Host.ping2 over STOMP/TLS, raw socket (rt/s)':<48}{raw:>12.0f}")
+    print(f"{'  ratio to the echo loop (goal >= 50 %)':<48}{100 * raw / echo:>11.1f}%")
+    print(f"{'Host.ping2 via rpc.client.Client (rt/s)':<48}{lib:>12.0f}")
+    print(f"{'  ratio to the echo loop':<48}{100 * lib / echo:>11.1f}%")
+    print(f"{'server RSS before idle connections (MB)':<48}{before:>12.1f}")
+    print(f"{f'server RSS with {args.idle} idle TLS connections (MB)':<48}{after:>12.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-stomp":
+        serve_stomp(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--serve-echo":
+        serve_echo(sys.argv[2])
+    else:
+        sys.exit(main())

@@ -21,7 +21,7 @@ from vdsm_net.kernel import KernelState
 from vdsm_net.merge import merge
 from vdsm_net.model import Request, RunningConfig
 from vdsm_net.ops import Op
-from vdsm_net.plan import diff, in_use_bridges
+from vdsm_net.plan import diff, in_use_bridges, touched
 from vdsm_net.render import render
 from vdsm_net.validate import validate
 
@@ -170,7 +170,7 @@ class Engine:
         )
 
     def _revert(self, pre: KernelState, applied: Iterable[Op]) -> None:
-        scope = revert_scope(pre, applied)
+        scope = touched(applied, pre)
         if not scope:
             return
         log.warning("reverting %d links to their pre-call state", len(scope))
@@ -194,13 +194,3 @@ class Engine:
         with self._lock:
             self.safe = self.running
 
-
-def revert_scope(pre: KernelState, applied: Iterable[Op]) -> frozenset[str]:
-    """The links a revert may touch: those the applied ops named, plus their pre-call
-    ports and VLANs, which the kernel may have changed as a side effect (a deleted bridge
-    releases its ports; a deleted base takes its VLANs)."""
-    names = {name for op in applied for name in op.links}
-    for link in pre.links.values():
-        if link.master in names or link.vlan_base in names:
-            names.add(link.name)
-    return frozenset(names)

@@ -27,6 +27,9 @@ NIC_TAG = f"{TAG_PREFIX}nic"
 NO_IPV6_GATEWAY = "::"
 
 
+RESERVED_TABLES = frozenset({0, 253, 254, 255})
+
+
 def net_tag(network: str) -> str:
     return f"{TAG_PREFIX}net={network}"
 
@@ -35,9 +38,33 @@ def bond_tag(bond: str) -> str:
     return f"{TAG_PREFIX}bond={bond}"
 
 
+def top_tag(base_tag: str, network: str) -> str:
+    """The tag of a NIC or bond that is itself the top device of a bridgeless, untagged
+    network: its own tag plus the network's name, so a restarted agent can adopt it."""
+    return f"{base_tag},net={network}"
+
+
 def source_table(next_hop_iface: str) -> int:
     """The source-routing table of a network: adler32 of its next-hop interface name."""
     return zlib.adler32(next_hop_iface.encode())
+
+
+def source_tables(config: RunningConfig) -> dict[str, int]:
+    """A distinct table per network with a static gateway. vdsm's adler32 collides often on
+    short names (net1..net999 collide by the hundred), and two networks sharing a table break
+    each other's routes; so a collision takes the next free id, networks in name order."""
+    used: set[int] = set(RESERVED_TABLES)
+    out: dict[str, int] = {}
+    for name in sorted(config.networks):
+        net = config.networks[name]
+        if net.top is None or net.gateway is None or net.ipaddr is None:
+            continue
+        table = source_table(net.top)
+        while table in used:
+            table = (table + 1) & 0xFFFFFFFF
+        used.add(table)
+        out[name] = table
+    return out
 
 
 def render(config: RunningConfig, observed: KernelState) -> KernelState:
@@ -62,8 +89,9 @@ def render(config: RunningConfig, observed: KernelState) -> KernelState:
     addresses: set[Address] = set()
     routes: set[Route] = set()
     rules: set[Rule] = set()
+    tables = source_tables(config)
     for net in config.networks.values():
-        _render_network_ip(net, addresses, routes, rules)
+        _render_network_ip(net, tables.get(net.name), addresses, routes, rules)
     return KernelState(
         links=links,
         addresses=frozenset(addresses),
@@ -92,6 +120,8 @@ def _render_network_links(
         links[net.nic] = _nic(net.nic, base_mtu.get(net.nic, DEFAULT_MTU), master, observed)
     elif base is not None and vlan_dev is None and bridge is not None and base in links:
         links[base] = links[base].with_(master=bridge)
+    if bridge is None and vlan_dev is None and base is not None and base in links:
+        links[base] = links[base].with_(tag=top_tag(links[base].tag or NIC_TAG, net.name))
     if vlan_dev is not None and base is not None:
         links[vlan_dev] = Link(
             vlan_dev, "vlan", mtu=net.mtu, up=True, master=bridge, tag=tag,
@@ -120,7 +150,11 @@ def _subnet(ipaddr: str, prefix: int) -> str:
 
 
 def _render_network_ip(
-    net: Network, addresses: set[Address], routes: set[Route], rules: set[Rule]
+    net: Network,
+    table: int | None,
+    addresses: set[Address],
+    routes: set[Route],
+    rules: set[Rule],
 ) -> None:
     top = net.top
     if top is None:
@@ -130,11 +164,10 @@ def _render_network_ip(
         assert net.ipaddr is not None and net.netmask is not None
         prefix = _prefixlen(net.netmask)
         addresses.add(Address(top, f"{net.ipaddr}/{prefix}"))
-        if net.gateway is not None:
+        if net.gateway is not None and table is not None:
             if net.default_route:
                 routes.add(Route("0.0.0.0/0", top, net.gateway, MAIN_TABLE))
             subnet = _subnet(net.ipaddr, prefix)
-            table = source_table(top)
             routes.add(Route("0.0.0.0/0", top, net.gateway, table))
             routes.add(Route(subnet, top, None, table, scope_link=True))
             rules.add(Rule(SOURCE_RULE_PRIORITY, table, src=subnet))

@@ -25,10 +25,11 @@ def test_colliding_names_get_distinct_tables_and_both_apply() -> None:
     assert tables["net120"] == source_table("net120")  # the first in name order keeps vdsm's id
     assert tables["net201"] == source_table("net201") + 1
     rules = sorted(
-        (r.table, r.src, r.dst) for r in state.rules if r.priority == SOURCE_RULE_PRIORITY
+        (r.table, r.src or "", r.dst or "") for r in state.rules
+        if r.priority == SOURCE_RULE_PRIORITY
     )
     a, b = tables["net120"], tables["net201"]
     assert rules == sorted([
-        (a, "192.0.2.0/24", None), (a, None, "192.0.2.0/24"),
-        (b, "198.51.100.0/24", None), (b, None, "198.51.100.0/24"),
+        (a, "192.0.2.0/24", ""), (a, "", "192.0.2.0/24"),
+        (b, "198.51.100.0/24", ""), (b, "", "198.51.100.0/24"),
     ])

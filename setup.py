@@ -10,7 +10,6 @@ setup(
     packages=["vdsm_net", "vdsm_net.backends", "rpc"],
     install_requires=[
         "pyroute2>=0.9,<0.10",
-        "jsonrpcserver==5.0.9",
         "cryptography>=42",
     ],
     extras_require={

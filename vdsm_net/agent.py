@@ -13,6 +13,7 @@ from typing import Any
 
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
+from vdsm_net.adopt import adopt
 from vdsm_net.api import HostApi
 from vdsm_net.cli import make_backend
 from vdsm_net.engine import Engine
@@ -96,8 +97,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 2
-    engine = Engine(make_backend(args.backend, args.nics, args.netns),
-                    host_nameservers=host_nameservers)
+    backend = make_backend(args.backend, args.nics, args.netns)
+    # After a restart (not a reboot) the kernel's ownership tags are the running config.
+    running = adopt(backend.observe())
+    if running.networks or running.bonds:
+        log.info("adopted %d networks and %d bonds from the kernel's tags",
+                 len(running.networks), len(running.bonds))
+    engine = Engine(backend, running=running, host_nameservers=host_nameservers)
     if spec is not None:
         try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
             engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),

@@ -382,4 +382,22 @@ def strip_bridge_defaults(options: Iterable[tuple[str, str]]) -> Pairs:
             out[key] = bridge_option_value(key, value)
         except ValueError:
             out[key] = value
-    return tuple(sorted((k, v) for k, v in out.items() if BRIDGE_DEFAULTS.get(k) != v))
+    return tuple(sorted((k, v) for k, v in out.items() if not _bridge_default(k, v)))
+
+
+def _bridge_default(key: str, value: str) -> bool:
+    """Equal to the kernel default. Time options are kept in jiffies and shown in centiseconds,
+    so the same default reads back 1 cs off on kernels with another HZ (3124 for 3125)."""
+    default = BRIDGE_DEFAULTS.get(key)
+    if default == value:
+        return True
+    if default is None or not _is_time_option(key):
+        return False
+    try:
+        return abs(int(value) - int(default)) <= 1
+    except ValueError:
+        return False
+
+
+def _is_time_option(key: str) -> bool:
+    return key.endswith(("_interval", "_time", "_delay", "max_age"))

@@ -186,3 +186,12 @@ def test_strip_bridge_defaults_keeps_unknown_for_validate() -> None:
     assert strip_bridge_defaults(
         [("priority", "32768"), ("forward_delay", "0x5dc"), ("foo", "1"), ("hash_max", "512")]
     ) == (("foo", "1"), ("hash_max", "512"))
+
+
+def test_time_options_one_centisecond_off_are_the_default() -> None:
+    # A kernel with another HZ reads the default 3125 cs back as 3124: still the default.
+    assert strip_bridge_defaults([("multicast_startup_query_interval", "3124")]) == ()
+    assert strip_bridge_defaults([("multicast_startup_query_interval", "3000")]) == (
+        ("multicast_startup_query_interval", "3000"),
+    )
+    assert strip_bridge_defaults([("priority", "32767")]) == (("priority", "32767"),)

@@ -67,5 +67,5 @@ MSG
 "$VENV/bin/vdsm-netd" --listen "127.0.0.1:$PORT" --pki "$PKI" "${BACKEND[@]}" \
     --boot-spec "$RUNDIR/boot.json" &
 AGENT=$!
-trap 'kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null; exit 130' INT TERM
+trap 'kill $AGENT 2>/dev/null; wait $AGENT 2>/dev/null; exit 0' INT TERM
 wait $AGENT

@@ -14,13 +14,18 @@ from typing import Any
 
 from tests.kernel.conftest import ip
 
+__all__ = ["ip"]
+
 NICS = ("dummy_0", "dummy_1", "dummy_2", "dummy_3")
 """vdsm's fake_nics pattern (dummy_*), so the agent reports them as NICs."""
 
 _counter = itertools.count()
 
-# Keys of `ip -j` output that the kernel changes on its own, with no write by anyone.
-_VOLATILE_LINK_KEYS = frozenset({"stats", "stats64"})
+# What `ip -j` shows that the kernel changes on its own, with no write by anyone: counters, and
+# carrier state (operstate, LOWER_UP), which a bridge or a mode-4 bond reaches seconds later.
+_VOLATILE_LINK_KEYS = frozenset({"stats", "stats64", "operstate"})
+_CARRIER_FLAGS = frozenset({"LOWER_UP", "NO-CARRIER", "DORMANT"})
+_VOLATILE_ADDR_KEYS = frozenset({"tentative", "valid_life_time", "preferred_life_time"})
 
 
 def ip_json(ns: str, *args: str) -> list[dict[str, Any]]:
@@ -69,35 +74,87 @@ def default_route(ns: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def _without_timers(value: Any) -> Any:
+    """Drop the bridge's running timers (``hello_timer``, ``gc_timer``, a port's
+    ``hold_timer``...): they tick on their own."""
+    if isinstance(value, dict):
+        return {k: _without_timers(v) for k, v in value.items() if not k.endswith("_timer")}
+    if isinstance(value, list):
+        return [_without_timers(v) for v in value]
+    return value
+
+
+def _link_facts(entry: dict[str, Any]) -> dict[str, Any]:
+    facts = {k: v for k, v in entry.items() if k not in _VOLATILE_LINK_KEYS}
+    facts["flags"] = [f for f in entry.get("flags", []) if f not in _CARRIER_FLAGS]
+    facts = _without_timers(facts)
+    assert isinstance(facts, dict)
+    return facts
+
+
+def _addr_facts(ns: str) -> list[str]:
+    """Every configured address as one sorted JSON line each. IPv6 link-local addresses and
+    DAD progress are the kernel's own doing as links come up, never a write, so they are left
+    out."""
+    out = []
+    for entry in ip_json(ns, "addr", "show"):
+        for info in entry.get("addr_info", []):
+            if info.get("family") == "inet6" and info.get("scope") == "link":
+                continue
+            fact = {k: v for k, v in info.items() if k not in _VOLATILE_ADDR_KEYS}
+            out.append(json.dumps({"ifname": entry["ifname"], **fact}, sort_keys=True))
+    return sorted(out)
+
+
+def _route_facts(ns: str, family: str) -> list[str]:
+    """Routes of all tables, except the kernel's own (subnet, local and link-local routes follow
+    from addresses and links, which the dump already holds)."""
+    return sorted(
+        json.dumps(route, sort_keys=True)
+        for route in ip_json(ns, family, "route", "show", "table", "all")
+        if route.get("protocol") != "kernel"
+    )
+
+
 def dump(ns: str) -> dict[str, Any]:
     """Everything the agent may change in the namespace, for before/after comparisons: links
-    (with their -d details), addresses, routes of all tables and rules."""
-    link_list = []
-    for entry in ip_json(ns, "link", "show"):
-        link_list.append({k: v for k, v in entry.items() if k not in _VOLATILE_LINK_KEYS})
+    (with their -d details) by name, addresses, routes of all tables and rules."""
     return {
-        "links": sorted(link_list, key=lambda e: str(e["ifname"])),
-        "addrs": ip_json(ns, "addr", "show"),
-        "routes4": ip_json(ns, "-4", "route", "show", "table", "all"),
-        "routes6": ip_json(ns, "-6", "route", "show", "table", "all"),
-        "rules": ip_json(ns, "rule", "show"),
+        "links": {name: _link_facts(entry) for name, entry in links(ns).items()},
+        "addrs": _addr_facts(ns),
+        "routes4": _route_facts(ns, "-4"),
+        "routes6": _route_facts(ns, "-6"),
+        "rules": sorted(json.dumps(r, sort_keys=True) for r in ip_json(ns, "rule", "show")),
     }
+
+
+def settled_dump(ns: str, timeout: float = 10.0) -> dict[str, Any]:
+    """A dump once two in a row, 200 ms apart, agree (links coming up settle for a moment)."""
+    deadline = time.monotonic() + timeout
+    last = dump(ns)
+    while True:
+        time.sleep(0.2)
+        now = dump(ns)
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now
 
 
 def dump_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Readable differences between two dumps ([] when equal)."""
     out = []
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) == after.get(key):
+    old_links, new_links = before["links"], after["links"]
+    for name in sorted(set(old_links) | set(new_links)):
+        old, new = old_links.get(name), new_links.get(name)
+        if old is None or new is None:
+            out.append(f"link {name}: {'added' if old is None else 'deleted'}")
             continue
-        if key == "links":
-            old = {e["ifname"]: e for e in before.get(key, [])}
-            new = {e["ifname"]: e for e in after.get(key, [])}
-            for name in sorted(set(old) | set(new)):
-                if old.get(name) != new.get(name):
-                    out.append(f"link {name}: {old.get(name)} -> {new.get(name)}")
-        else:
-            out.append(f"{key}: {before.get(key)} -> {after.get(key)}")
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                out.append(f"link {name}.{key}: {old.get(key)!r} -> {new.get(key)!r}")
+    for key in ("addrs", "routes4", "routes6", "rules"):
+        out += [f"{key} lost: {fact}" for fact in before[key] if fact not in after[key]]
+        out += [f"{key} new: {fact}" for fact in after[key] if fact not in before[key]]
     return out
 
 

@@ -22,9 +22,13 @@ NICS = ("dummy_0", "dummy_1", "dummy_2", "dummy_3")
 _counter = itertools.count()
 
 # What `ip -j` shows that the kernel changes on its own, with no write by anyone: counters, and
-# carrier state (operstate, LOWER_UP), which a bridge or a mode-4 bond reaches seconds later.
-_VOLATILE_LINK_KEYS = frozenset({"stats", "stats64", "operstate"})
+# carrier state (operstate, LOWER_UP), which a bridge or a mode-4 bond reaches seconds later;
+# the qdisc, which is "noop" until a link is first up and then stays the default one.
+_VOLATILE_LINK_KEYS = frozenset({"stats", "stats64", "operstate", "qdisc"})
 _CARRIER_FLAGS = frozenset({"LOWER_UP", "NO-CARRIER", "DORMANT"})
+# A bond port's link monitor and LACP state (mii_status, state, link_failure_count, ad_*) and the
+# bond's ad_info move with carrier and LACP timers, also with no write.
+_BOND_PORT_RUNTIME = frozenset({"mii_status", "state", "link_failure_count"})
 _VOLATILE_ADDR_KEYS = frozenset({"tentative", "valid_life_time", "preferred_life_time"})
 
 
@@ -87,6 +91,14 @@ def _without_timers(value: Any) -> Any:
 def _link_facts(entry: dict[str, Any]) -> dict[str, Any]:
     facts = {k: v for k, v in entry.items() if k not in _VOLATILE_LINK_KEYS}
     facts["flags"] = [f for f in entry.get("flags", []) if f not in _CARRIER_FLAGS]
+    info = dict(facts.get("linkinfo", {}))
+    if isinstance(info.get("info_slave_data"), dict) and info.get("info_slave_kind") == "bond":
+        info["info_slave_data"] = {k: v for k, v in info["info_slave_data"].items()
+                                   if k not in _BOND_PORT_RUNTIME and not k.startswith("ad_")}
+    if isinstance(info.get("info_data"), dict) and info.get("info_kind") == "bond":
+        info["info_data"] = {k: v for k, v in info["info_data"].items() if k != "ad_info"}
+    if info:
+        facts["linkinfo"] = info
     facts = _without_timers(facts)
     assert isinstance(facts, dict)
     return facts
@@ -140,6 +152,17 @@ def settled_dump(ns: str, timeout: float = 10.0) -> dict[str, Any]:
         last = now
 
 
+def _leaf_changes(old: Any, new: Any, path: str = "") -> list[str]:
+    """``path: old -> new`` for each differing leaf of two nested dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else str(key)
+            out += _leaf_changes(old.get(key), new.get(key), sub)
+        return out
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
 def dump_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Readable differences between two dumps ([] when equal)."""
     out = []
@@ -149,9 +172,7 @@ def dump_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         if old is None or new is None:
             out.append(f"link {name}: {'added' if old is None else 'deleted'}")
             continue
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                out.append(f"link {name}.{key}: {old.get(key)!r} -> {new.get(key)!r}")
+        out += [f"link {name}.{change}" for change in _leaf_changes(old, new)]
     for key in ("addrs", "routes4", "routes6", "rules"):
         out += [f"{key} lost: {fact}" for fact in before[key] if fact not in after[key]]
         out += [f"{key} new: {fact}" for fact in after[key] if fact not in before[key]]

@@ -110,6 +110,10 @@ class KernelState:
     addresses: frozenset[Address] = frozenset()
     routes: frozenset[Route] = frozenset()
     rules: frozenset[Rule] = frozenset()
+    dynamic: frozenset[tuple[str, int]] = field(default=frozenset(), compare=False)
+    """``(ifname, family)`` pairs a DHCP client or SLAAC configures (set by render on a target):
+    the planner neither adds nor deletes their addresses, their routes, nor the source rules
+    that point at those routes' tables."""
 
     def addresses_of(self, ifname: str) -> list[Address]:
         return sorted(a for a in self.addresses if a.ifname == ifname)

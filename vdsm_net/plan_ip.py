@@ -1,7 +1,9 @@
 """The address, route and rule part of a plan.
 
 Managed addresses and routes are those on wanted links; managed rules are those at the
-source-routing priority. Removals run before links are deleted or bounced; additions run last,
+source-routing priority. A dynamic ``(link, family)`` (``target.dynamic``: DHCP or SLAAC) keeps
+whatever its client configured: those addresses, routes and the rules into their tables are
+never deleted here. Removals run before links are deleted or bounced; additions run last,
 with the main table's default routes at the very end.
 
 Kernel side effects are made explicit: a link that goes down (``bounced``) loses its routes and
@@ -37,11 +39,13 @@ class IpPlan:
         bounced: set[str],
         rule_priority: int,
     ) -> None:
+        dyn = target.dynamic
         t_addr = {a for a in target.addresses if a.ifname in want}
         o_addr = {a for a in observed.addresses if a.ifname in want and a.ifname not in dead}
         self.del_addr = {
             a for a in o_addr
-            if a not in t_addr or (a.family == 6 and a.ifname in bounced)
+            if (a.ifname, a.family) not in dyn
+            and (a not in t_addr or (a.family == 6 and a.ifname in bounced))
         }
         refresh4 = {a.ifname for a in self.del_addr if a.family == 4}
         self.add_addr = t_addr - (o_addr - self.del_addr)
@@ -50,13 +54,17 @@ class IpPlan:
         o_route = {r for r in observed.routes if r.oif in want and r.oif not in dead}
         self.del_route = {
             r for r in o_route
-            if r not in t_route or r.oif in bounced or (r.family == 4 and r.oif in refresh4)
+            if (r.oif, r.family) not in dyn
+            and (r not in t_route or r.oif in bounced or (r.family == 4 and r.oif in refresh4))
         }
         self.add_route = t_route - (o_route - self.del_route)
 
         t_rule = {r for r in target.rules if r.priority == rule_priority}
         o_rule = {r for r in observed.rules if r.priority == rule_priority}
-        self.del_rule = o_rule - t_rule
+        dyn_tables = {
+            r.table for r in observed.routes if (r.oif, r.family) in dyn and r.table != MAIN_TABLE
+        }
+        self.del_rule = {r for r in o_rule - t_rule if r.table not in dyn_tables}
         self.add_rule = t_rule - o_rule
 
     def removals(self) -> list[Op]:

@@ -50,14 +50,18 @@ def source_table(next_hop_iface: str) -> int:
 
 
 def source_tables(config: RunningConfig) -> dict[str, int]:
-    """A distinct table per network with a static gateway. vdsm's adler32 collides often on
+    """A distinct table per network with a static gateway, or with DHCPv4 and no default
+    route (its client puts the lease's routes there). vdsm's adler32 collides often on
     short names (net1..net999 collide by the hundred), and two networks sharing a table break
     each other's routes; so a collision takes the next free id, networks in name order."""
     used: set[int] = set(RESERVED_TABLES)
     out: dict[str, int] = {}
     for name in sorted(config.networks):
         net = config.networks[name]
-        if net.top is None or net.gateway is None or net.ipaddr is None:
+        if net.top is None or not (
+            (net.gateway is not None and net.ipaddr is not None)
+            or (net.bootproto == "dhcp" and not net.default_route)
+        ):
             continue
         table = source_table(net.top)
         while table in used:
@@ -97,7 +101,21 @@ def render(config: RunningConfig, observed: KernelState) -> KernelState:
         addresses=frozenset(addresses),
         routes=frozenset(routes),
         rules=frozenset(rules),
+        dynamic=dynamic_families(config),
     )
+
+
+def dynamic_families(config: RunningConfig) -> frozenset[tuple[str, int]]:
+    """The ``(top device, family)`` pairs a DHCP client or SLAAC configures."""
+    out: set[tuple[str, int]] = set()
+    for net in config.networks.values():
+        if net.top is None:
+            continue
+        if net.bootproto == "dhcp":
+            out.add((net.top, 4))
+        if net.dhcpv6 or net.ipv6autoconf:
+            out.add((net.top, 6))
+    return frozenset(out)
 
 
 def _nic(name: str, mtu: int, master: str | None, observed: KernelState) -> Link:

@@ -188,6 +188,33 @@ class Engine:
         except Exception:  # a failing revert must never hide the original error
             log.exception("revert failed")
 
+    def reconcile(self) -> SetupResult:
+        """Re-apply the running config (drift enforcement): the engine's picture wins.
+
+        The same path as ``setup`` without a request: render, diff, converge, and on failure
+        revert the touched links to what was observed and re-raise. Nothing is committed."""
+        with self._lock:
+            observed = self.backend.observe()
+            target = render(self.running, observed)
+            plan = diff(target, observed)
+            applied: list[Op] = []
+            try:
+                self._converge(target, plan, applied)
+            except BaseException:
+                self._revert(observed, applied)
+                raise
+            return SetupResult(plan, len(applied), {}, bool(applied))
+
+    def snapshot(self, timeout: float = -1) -> tuple[RunningConfig, KernelState] | None:
+        """The running config with a kernel observation taken while no writer runs, or None
+        when a writer held the lock for longer than ``timeout`` seconds (-1: wait)."""
+        if not self._lock.acquire(timeout=timeout):
+            return None
+        try:
+            return self.running, self.backend.observe()
+        finally:
+            self._lock.release()
+
     # -- state -----------------------------------------------------------------------------
     def set_safe(self) -> None:
         """setSafeNetworkConfig: the running config becomes the safe point (in memory only)."""

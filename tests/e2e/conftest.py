@@ -22,9 +22,12 @@ StartAgent = Callable[..., Agent]
 _TEST_START = pytest.StashKey[float]()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.environ.get("VDSM_NET_UML") != "1":  # a failure, not a skip: the tier did not run
-        raise pytest.UsageError("the e2e tier runs inside UML: tests/uml/run-tier.sh tests/e2e")
+@pytest.fixture(autouse=True)
+def _inside_uml() -> None:
+    """A failure, not a skip, when run elsewhere: the tier did not run (and must not touch
+    this machine's network)."""
+    if os.environ.get("VDSM_NET_UML") != "1":
+        pytest.fail("the e2e tier runs inside UML: tests/uml/run-tier.sh tests/e2e")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vdsm_net import linkopts
-from vdsm_net.kernel import Address, Link, LinkKind, Route, Rule
+from vdsm_net.kernel import Address, Link, LinkKind, LinkStats, Route, Rule
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -92,6 +92,17 @@ def bridge_options(data: Any, read_sysfs: Callable[[str], str | None]) -> tuple[
     return stp, linkopts.strip_bridge_defaults(values)
 
 
+_STAT_FIELDS = tuple(f for f in LinkStats.__dataclass_fields__)
+
+
+def link_stats(msg: Any) -> LinkStats | None:
+    """The link's IFLA_STATS64 counters (None when the kernel sent none)."""
+    stats = msg.get("IFLA_STATS64")
+    if stats is None:
+        return None
+    return LinkStats(**{f: int(stats.get(f) or 0) for f in _STAT_FIELDS})
+
+
 def parse_links(
     msgs: Iterable[Any],
     bond_options: Callable[[str], tuple[tuple[str, str], ...]],
@@ -136,6 +147,7 @@ def parse_links(
             index=m["index"],
             oper_up=m.get("IFLA_OPERSTATE") == "UP",
             perm_mac=perm,
+            stats=link_stats(m),
             **extra,
         )
     return links

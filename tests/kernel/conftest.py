@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.kernel.parity_scenarios import Foreign
+from vdsm_net.backends.base import Backend
 from vdsm_net.backends.netlink import NetlinkBackend
 
 DUMMIES = ("dummy_0", "dummy_1", "dummy_2")
@@ -56,3 +58,42 @@ def backend(nics_ns: str) -> Iterator[NetlinkBackend]:
         yield be
     finally:
         be.close()
+
+
+class NetlinkWorld:
+    """The real kernel in a namespace; foreign changes are made with iproute2."""
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+        self.netlink = NetlinkBackend(netns)
+
+    @property
+    def backend(self) -> Backend:
+        return self.netlink
+
+    def ip(self, *args: str) -> None:
+        ip("-n", self.netns, *args)
+
+    def foreign(self, action: Foreign) -> None:
+        name = action.name
+        if action.action == "bridge":
+            self.ip("link", "add", name, "type", "bridge")
+        elif action.action == "delete":
+            self.ip("link", "del", name)
+        elif action.action == "nomaster":
+            self.ip("link", "set", name, "nomaster")
+        else:
+            assert action.master is not None
+            self.ip("link", "add", name, "type", "veth", "peer", "name", name + "p")
+            self.ip("link", "set", name, "master", action.master)
+            self.ip("link", "set", name, "up")
+            self.ip("link", "set", name + "p", "up")
+
+
+@pytest.fixture
+def real(nics_ns: str) -> Iterator[NetlinkWorld]:
+    world = NetlinkWorld(nics_ns)
+    try:
+        yield world
+    finally:
+        world.netlink.close()

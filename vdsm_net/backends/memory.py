@@ -4,7 +4,9 @@ It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects whe
 - names are unique, non-empty and at most 15 characters; NICs cannot be created or deleted;
 - a port has one master; a bond port must be down when it is enslaved, and the bond opens it
   (sets it up) and gives it the bond's MTU; setting a bond's MTU sets its ports' MTU;
-- releasing a port or deleting its master restores nothing else (MTU, state stay as they are);
+- releasing a bond port, or deleting its bond, closes the port (down) and gives it back the MTU it
+  had when it was enslaved, as the bonding driver does (6.1); a bridge port keeps its MTU and
+  state when it is released or its bridge is deleted;
 - a VLAN needs its base, its MTU may not exceed the base's, lowering the base's MTU clamps the
   VLANs above it, and deleting the base deletes its VLANs;
 - a bond mode change needs the bond down and without ports;
@@ -64,6 +66,7 @@ class MemoryKernel:
         self.writes = 0
         self._fail_at: int | None = None
         self._attempts = 0
+        self._mtu_before_bond: dict[str, int] = {}  # bond port -> its MTU when enslaved
         for name in nics:
             self._check_name(name, "add_nic")
             mac = self._mac()
@@ -167,9 +170,17 @@ class MemoryKernel:
         for other in [n for n, lk in self._links.items() if lk.vlan_base == name]:
             self._drop_link(other)
         for port in [n for n, lk in self._links.items() if lk.master == name]:
-            self._set(port, master=None)
+            self._release(port)
         self._addresses = {a for a in self._addresses if a.ifname != name}
         self._routes = {r for r in self._routes if r.oif != name}
+
+    def _release(self, port: str) -> None:
+        """The port leaves its master; a bond closes it and restores its MTU."""
+        saved = self._mtu_before_bond.pop(port, None)
+        if saved is None:
+            self._set(port, master=None)
+        else:
+            self._set(port, master=None, up=False, oper_up=False, mtu=saved)
 
     def _route_key_taken(self, route: Route) -> bool:
         return any(r.table == route.table and r.dst == route.dst for r in self._routes)
@@ -222,7 +233,8 @@ class MemoryKernel:
     def _set_master(self, op: SetMaster) -> None:
         port = self._need(op.name, op.kind)
         if op.master is None:
-            self._set(op.name, master=None)
+            if port.master is not None:
+                self._release(op.name)
             return
         master = self._need(op.master, op.kind)
         if op.master == op.name or master.kind not in ("bond", "bridge"):
@@ -234,6 +246,7 @@ class MemoryKernel:
                 raise KernelError(op.kind, f"{op.name} must be down to be enslaved to {op.master}")
             if port.kind in ("bond", "bridge"):
                 raise KernelError(op.kind, f"{op.name} ({port.kind}) cannot be a bond port")
+            self._mtu_before_bond[op.name] = port.mtu
             self._set(op.name, master=op.master, mtu=master.mtu, up=True, oper_up=True)
         else:
             self._set(op.name, master=op.master)

@@ -1,7 +1,10 @@
 """JSON-RPC 2.0 dispatch with vdsm's error shapes.
 
 Methods are plain synchronous callables; the server runs :meth:`Dispatcher.dispatch` in a worker
-thread. Errors are ``{"code", "message"}`` with no ``data`` member:
+thread, except for methods registered with ``inline=True`` (trivial, never blocking ones such
+as pings): a small request made only of those is answered on the event loop itself, with no
+thread hop (see :meth:`Dispatcher.runs_inline`). Errors are
+``{"code", "message"}`` with no ``data`` member:
 
 - an exception with an int ``code`` and a str ``message`` (vdsm_net.errors.NetworkError, say)
   gives exactly that code and message;
@@ -102,6 +105,11 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj)
 
 
+def parse_error_reply() -> Reply:
+    """The answer to a body that is not JSON."""
+    return Reply(_dumps(response(None, error=_error(PARSE_ERROR))), True)
+
+
 def notification(method: str, params: Mapping[str, Any]) -> str:
     """A serialised JSON-RPC notification (no id), as vdsm sends events."""
     return json.dumps({"jsonrpc": "2.0", "method": method, "params": dict(params)})
@@ -111,6 +119,7 @@ def notification(method: str, params: Mapping[str, Any]) -> str:
 class _Method:
     fn: Callable[..., Any]
     wants_ctx: bool
+    inline: bool = False
 
 
 def _wants_ctx(fn: Callable[..., Any]) -> bool:
@@ -134,9 +143,35 @@ class Dispatcher:
         for name, fn in (methods or {}).items():
             self.register(name, fn)
 
-    def register(self, name: str, fn: Callable[..., Any]) -> None:
+    def register(self, name: str, fn: Callable[..., Any], *, inline: bool = False) -> None:
+        """Add or replace a method. ``inline=True`` promises that ``fn`` is quick and never
+        blocks (no I/O, no waiting on locks held for long): the server may then run it on its
+        event loop. Everything else runs in the server's thread pool."""
         with self._lock:
-            self._methods[name] = _Method(fn, _wants_ctx(fn))
+            self._methods[name] = _Method(fn, _wants_ctx(fn), inline)
+
+    def mark_inline(self, *names: str) -> None:
+        """Declare already registered methods inline (see :meth:`register`); KeyError if one
+        is not registered."""
+        with self._lock:
+            for name in names:
+                method = self._methods[name]
+                self._methods[name] = _Method(method.fn, method.wants_ctx, True)
+
+    def runs_inline(self, doc: Any) -> bool:
+        """Whether the decoded request ``doc`` may be answered on the event loop: no request in
+        it names a registered method that is not inline. (Malformed requests, unknown methods
+        and the not-ready answer only build an error, which is as cheap.)"""
+        reqs = doc if isinstance(doc, list) else (doc,)
+        with self._lock:
+            methods = self._methods
+            for req in reqs:
+                if isinstance(req, dict):
+                    name = req.get("method")
+                    method = methods.get(name) if isinstance(name, str) else None
+                    if method is not None and not method.inline:
+                        return False
+        return True
 
     def methods(self) -> list[str]:
         with self._lock:
@@ -147,7 +182,11 @@ class Dispatcher:
         try:
             doc = json.loads(body)
         except (ValueError, RecursionError):
-            return Reply(_dumps(response(None, error=_error(PARSE_ERROR))), True)
+            return parse_error_reply()
+        return self.run(doc, ctx)
+
+    def run(self, doc: Any, ctx: CallContext | None = None) -> Reply | None:
+        """Like :meth:`dispatch`, for a body already decoded by ``json.loads``."""
         if isinstance(doc, list):
             if not doc:
                 err = _error(INVALID_REQUEST, {"reason": "request batch is empty"})

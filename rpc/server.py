@@ -9,7 +9,12 @@ Usage from a process (the loop's own thread)::
 
 Connections must finish the TLS handshake within ``handshake_timeout`` and then start with a STOMP
 command word within ``detect_timeout``; anything else is closed. Verbs run in a thread pool, so a
-long one never delays another or the heart-beats.
+long one never delays another or the heart-beats; only a small request (``inline_limit`` bytes)
+made of verbs registered ``inline=True`` (pings) is answered on the loop, with no thread hop.
+
+Each TLS connection reads through a ``tls_read_buffer``-byte buffer (32 KiB by default, against
+asyncio's 256 KiB): 1000 idle connections then hold about a third of the memory. Frames written
+while one chunk of input is handled leave as one TLS write.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import json
 import logging
 import socket
 import ssl
@@ -24,9 +30,9 @@ import time
 from typing import Any
 
 from rpc.broker import EVENT_QUEUE, Broker, Limits, Request, Session
-from rpc.jsonrpc import CallContext, Dispatcher, Reply, notification
+from rpc.jsonrpc import CallContext, Dispatcher, Reply, notification, parse_error_reply
 from rpc.stomp import DEFAULT_MAX_FRAME_SIZE
-from rpc.tls import server_ssl_context
+from rpc.tls import DEFAULT_TLS_READ_BUFFER, server_ssl_context, tls_server_protocol
 
 __all__ = ["StompServer", "bind_socket", "notify_time", "server_ssl_context"]
 
@@ -35,6 +41,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "::"
 DEFAULT_PORT = 54321
 HEARTBEAT_GRACE = 1.5
+# Bodies up to this size are decoded on the loop to see whether they may run there (inline).
+DEFAULT_INLINE_LIMIT = 8 * 1024
 # Words a STOMP connection may start with (vdsm's detector list, plus STOMP 1.2's STOMP alias).
 DETECT_WORDS = (
     b"CONNECT",
@@ -94,6 +102,7 @@ class _Connection(asyncio.Protocol):
         self._send_s = self._recv_s = 0.0
         self._inflight = 0
         self._paused = False
+        self._corked: list[bytes] | None = None  # writes held while a chunk of input is handled
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,7 +118,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._last_read = self.loop.time()
         if self.session is not None:
-            self.session.data_received(data)
+            self._feed(data)
             return
         self._head += data
         if any(self._head.startswith(w) for w in DETECT_WORDS):
@@ -128,6 +137,9 @@ class _Connection(asyncio.Protocol):
 
     # Link
     def write(self, data: bytes) -> None:
+        if self._corked is not None:
+            self._corked.append(data)
+            return
         t = self.transport
         if t is None or t.is_closing():
             return
@@ -138,8 +150,14 @@ class _Connection(asyncio.Protocol):
             t.abort()
 
     def close(self) -> None:
+        self._uncork()
         if self.transport is not None:
             self.transport.close()
+
+    def _uncork(self) -> None:
+        held, self._corked = self._corked, None
+        if held:
+            self.write(held[0] if len(held) == 1 else b"".join(held))
 
     def start_heartbeat(self, send_ms: int, recv_ms: int) -> None:
         self._send_s, self._recv_s = send_ms / 1000.0, recv_ms / 1000.0
@@ -164,7 +182,16 @@ class _Connection(asyncio.Protocol):
         session.peer_address = self._peer()
         self.session = session
         head, self._head = self._head, b""
-        session.data_received(head)
+        self._feed(head)
+
+    def _feed(self, data: bytes) -> None:
+        """Hand input to the session; what it writes meanwhile leaves as one TLS write."""
+        assert self.session is not None
+        self._corked = []
+        try:
+            self.session.data_received(data)
+        finally:
+            self._uncork()
 
     def _undetected(self) -> None:
         if self.session is None:
@@ -217,7 +244,13 @@ class StompServer:
         output_limit: int = 64 * 1024 * 1024,
         handshake_timeout: float = 10.0,
         detect_timeout: float = 10.0,
+        tls_read_buffer: int = DEFAULT_TLS_READ_BUFFER,
+        inline_limit: int = DEFAULT_INLINE_LIMIT,
     ) -> None:
+        """``tls_read_buffer``: bytes of each TLS connection's read buffer (asyncio's own is
+        256 KiB; see :func:`rpc.tls.tls_server_protocol`). ``inline_limit``: request bodies up
+        to this size are decoded on the loop and, if made only of inline verbs, answered there;
+        0 sends every request to the thread pool."""
         self.dispatcher = dispatcher
         self.ssl_context = ssl_context
         self.host = host
@@ -227,6 +260,8 @@ class StompServer:
         self.output_limit = output_limit
         self.handshake_timeout = handshake_timeout
         self.detect_timeout = detect_timeout
+        self.tls_read_buffer = tls_read_buffer
+        self.inline_limit = inline_limit
         self.broker = Broker(self._submit, limits=Limits(max_frame_size=max_frame_size))
         self.connections: set[_Connection] = set()
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
@@ -248,16 +283,22 @@ class StompServer:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         sock = bind_socket(self.host, self.requested_port)
-        self._server = await self._loop.create_server(
-            lambda: _Connection(self),
-            sock=sock,
-            ssl=self.ssl_context,
-            ssl_handshake_timeout=self.handshake_timeout if self.ssl_context else None,
-            backlog=512,
-        )
+        self._server = await self._loop.create_server(self._protocol, sock=sock, backlog=512)
         host = self.host.strip("[]") or "::"
         shown = f"[{host}]" if ":" in host else host
         log.info("listening on %s:%d", shown, self.port)
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        conn = _Connection(self)
+        if self.ssl_context is None:
+            return conn
+        return tls_server_protocol(
+            self.loop,
+            conn,
+            self.ssl_context,
+            read_buffer=self.tls_read_buffer,
+            handshake_timeout=self.handshake_timeout,
+        )
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -292,16 +333,31 @@ class StompServer:
     def _submit(self, request: Request) -> None:
         session = request.session
         ctx = CallContext(session.id, session.local_address, session.peer_address, request.flow_id)
+        body = request.body
+        job: Any = self.dispatcher.dispatch
+        arg: Any = body
+        if len(body) <= self.inline_limit:
+            try:
+                arg = json.loads(body)
+            except (ValueError, RecursionError):
+                self._reply(parse_error_reply(), request)
+                return
+            if self.dispatcher.runs_inline(arg):
+                self._reply(self.dispatcher.run(arg, ctx), request)
+                return
+            job = self.dispatcher.run
         conn = session.link
         if isinstance(conn, _Connection):
             conn.request_started()
         try:
-            fut = self.loop.run_in_executor(
-                self._executor, self.dispatcher.dispatch, request.body, ctx
-            )
+            fut = self.loop.run_in_executor(self._executor, job, arg, ctx)
         except RuntimeError:  # executor shut down
             return
         fut.add_done_callback(lambda f: self._done(f, request))
+
+    def _reply(self, reply: Reply | None, request: Request) -> None:
+        if reply is not None:
+            self.broker.route_reply(reply, request.reply_to)
 
     def _done(self, fut: asyncio.Future[Reply | None], request: Request) -> None:
         conn = request.session.link
@@ -313,6 +369,4 @@ class StompServer:
         if exc is not None:
             log.error("dispatch failed: %r", exc)
             return
-        reply = fut.result()
-        if reply is not None:
-            self.broker.route_reply(reply, request.reply_to)
+        self._reply(fut.result(), request)

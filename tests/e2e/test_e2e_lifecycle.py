@@ -1,0 +1,146 @@
+"""The stateless lifecycle over the wire (issue 6): the boot spec gives exactly the management
+network and is adopted with 0 writes on a second start; a bad boot spec stops vdsm-netd with the
+kernel untouched; SIGKILL in the middle of a large apply is adopted from the kernel's tags, and the
+engine's next full request converges with nothing leaked; ``fullState`` drops what is not listed
+but keeps a bridge a foreign veth still uses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import e2e_kernel as k
+from tests.e2e import e2e_life as life
+from tests.e2e.conftest import StartAgent
+from tests.e2e.e2e_agent import Agent, call
+from tests.e2e.e2e_life import MGMT, MGMT_ADDR, MGMT_GW, MGMT_NIC, MGMT_PREFIX
+from tests.e2e.e2e_requests import DONE, NOCHK, setup
+
+BIG = 30
+KILL_POINTS = (1, 25, 50, 75)
+"""Created kernel objects (links and addresses, out of ``life.big_objects(BIG)`` = 91) after which
+the agent is SIGKILLed: the bond alone, within the VLANs, within the bridges, within addresses."""
+
+
+def _caps(agent: Agent) -> dict[str, Any]:
+    caps = call(agent, "Host.getCapabilities")
+    assert isinstance(caps, dict)
+    return caps
+
+
+def test_boot_spec_gives_exactly_the_management_network_then_adopts_it_with_zero_writes(
+    netns: str, start_agent: StartAgent, tmp_path: Path
+) -> None:
+    spec = life.write_boot_spec(tmp_path / "boot.json")
+    first = start_agent(netns, spec)
+    assert first.boot_writes() and first.boot_writes()[0] > 0
+    caps = _caps(first)
+
+    assert set(caps["networks"]) == {MGMT}
+    assert set(caps["bridges"]) == {MGMT}
+    assert caps["bondings"] == {} and caps["vlans"] == {}
+    net = caps["networks"][MGMT]
+    assert net["bridged"] is True and net["ports"] == [MGMT_NIC]
+    assert (net["addr"], net["gateway"], net["ipv4defaultroute"]) == (MGMT_ADDR, MGMT_GW, True)
+    assert caps["netConfigDirty"] == "False"  # the boot spec is the safe point
+
+    links = k.links(netns)
+    assert set(links) == {"lo", *k.NICS, MGMT}
+    assert k.link_kind(links[MGMT]) == "bridge" and "UP" in links[MGMT]["flags"]
+    assert links[MGMT_NIC].get("master") == MGMT
+    assert all("master" not in links[nic] for nic in k.NICS if nic != MGMT_NIC)
+    assert k.addresses(netns, MGMT) == [f"{MGMT_ADDR}/{MGMT_PREFIX}"]
+    assert [k.addresses(netns, nic) for nic in k.NICS] == [[]] * len(k.NICS)
+    default = k.default_route(netns)
+    assert default is not None and (default["gateway"], default["dev"]) == (MGMT_GW, MGMT)
+
+    first.stop()
+    before = k.settled_dump(netns)
+    second = start_agent(netns, spec)
+    assert second.boot_writes() == [0], second.log(since_start=True)
+    assert k.dump_diff(before, k.dump(netns)) == []  # the management link never flapped
+    assert _caps(second) == caps
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param({"networks": life.mgmt_network(nic="missing_nic")}, "error 23",
+                     id="missing-nic"),
+        pytest.param({"networks": life.mgmt_network(ipaddr="198.51.100.300")}, "error 22",
+                     id="bad-address"),
+        pytest.param({"networks": [MGMT]}, "boot spec is a JSON object", id="not-an-object"),
+    ],
+)
+def test_bad_boot_spec_stops_the_agent_and_leaves_the_kernel_alone(
+    netns: str, pki: Path, tmp_path: Path, spec: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "boot.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    before = k.settled_dump(netns)
+    done = life.run_to_exit(pki, netns, tmp_path / "agent.log", path)
+    assert done.returncode != 0
+    assert message in done.stderr and "vdsm-netd:" in done.stderr, done.stderr
+    assert "listening on" not in done.stdout + done.stderr  # it stopped before serving
+    assert k.dump_diff(before, k.dump(netns)) == []
+
+
+def test_sigkill_in_the_middle_of_an_apply_is_adopted_and_converges(
+    netns: str, start_agent: StartAgent
+) -> None:
+    networks, bondings = life.big_request(BIG)
+    total = life.big_objects(BIG)
+    gone_networks, gone_bondings = life.removal(networks, bondings)
+    pristine = life.link_names(netns)
+    agent = start_agent(netns)
+    seen_at_kill = []
+    for point in KILL_POINTS:
+        apply = life.Apply(agent, networks, bondings, NOCHK)
+        apply.start()
+        seen_at_kill.append(life.kill_after_objects(agent, netns, point))
+        apply.finish()
+        agent.stop()
+
+        agent.start()  # adopts what the kernel's tags name
+        caps = _caps(agent)
+        assert set(caps["networks"]) == life.tagged_networks(netns), f"killed at {point}"
+        with agent.client() as cli:
+            assert setup(cli, networks, bondings) == DONE
+            replan = cli.call("Host.planNetworks",
+                              {"networks": networks, "bondings": bondings, "options": NOCHK})
+            assert replan == {"plan": []}, f"killed at {point}"
+            assert set(cli.call("Host.getCapabilities")["networks"]) == set(networks)
+            assert life.created_objects(netns) == total
+            assert setup(cli, gone_networks, gone_bondings) == DONE
+        assert life.link_names(netns) == pristine, f"leak after a kill at {point}"
+        assert life.created_objects(netns) == 0
+    # the kills did land in the middle: some objects, not all
+    assert any(0 < seen < total for seen in seen_at_kill), seen_at_kill
+
+
+def test_full_state_drops_what_is_not_listed_and_keeps_a_bridge_in_use(agent: Agent) -> None:
+    ns = agent.netns
+    used = {"used": {"nic": "dummy_0", "bridged": "true", "stp": "no", "switch": "legacy"}}
+    spare = {"spare": {"bonding": "bond1", "vlan": "30", "bridged": "true", "switch": "legacy"}}
+    spare_bond = {"bond1": {"nics": ["dummy_1", "dummy_2"], "options": "mode=1",
+                            "switch": "legacy"}}
+    kept_alone = {"alone": {"nic": "dummy_3", "bridged": "false", "switch": "legacy"}}
+    with agent.client() as cli:
+        assert setup(cli, {**used, **spare, **kept_alone}, spare_bond) == DONE
+    k.ip("-n", ns, "link", "add", "vm_tap0", "type", "veth", "peer", "name", "vm_tap0p")
+    k.ip("-n", ns, "link", "set", "vm_tap0", "master", "used")
+
+    with agent.client() as cli:
+        answer = setup(cli, kept_alone, {}, {**NOCHK, "fullState": True})
+        caps = cli.call("Host.getCapabilities")
+    assert answer == {**DONE, "keptInUse": {"used": ["vm_tap0"]}}
+    assert set(caps["networks"]) == {"alone", "used"}
+    assert caps["bondings"] == {}
+    links = k.links(ns)
+    assert "spare" not in links and "bond1" not in links and "bond1.30" not in links
+    assert links["vm_tap0"].get("master") == "used" and links["dummy_0"].get("master") == "used"
+    assert all("master" not in links[nic] for nic in ("dummy_1", "dummy_2"))

@@ -89,6 +89,31 @@ def test_rollback_happens_after_the_caller_disconnects(agent: Agent) -> None:
     assert k.dump_diff(before, k.settled_dump(ns)) == []
 
 
+def test_reconnected_client_confirms_and_the_setup_stays(agent: Agent) -> None:
+    """The reason for the check: the change cuts the engine off; it reconnects and confirms."""
+    ns = agent.netns
+    cli = agent.client()
+    with pytest.raises(TimeoutError):
+        setup(cli, vlan_net(), bond(), check_opts(120), timeout=0.01)
+    cli.close()
+    k.wait_for(lambda: NET in k.links(ns), SETTLE, "the setup to apply")
+    with agent.client() as again:
+        assert again.call("Host.confirmConnectivity") is True
+
+        def setup_finished() -> bool:  # setSafe is refused with 40 while a setup runs
+            try:
+                return bool(again.call("Host.setSafeNetworkConfig"))
+            except ServerError as exc:
+                assert exc.code == ERR_UNAVAILABLE
+                return False
+
+        k.wait_for(setup_finished, SETTLE, "the setup to finish")
+        caps = again.call("Host.getCapabilities")
+    assert NET in caps["networks"] and BOND in caps["bondings"]
+    assert caps["netConfigDirty"] == "False"
+    assert "reverting" not in agent.log()
+
+
 def test_engine_flow_second_client_confirms_while_setup_waits(agent: Agent) -> None:
     stop = threading.Event()
     confirmed = 0

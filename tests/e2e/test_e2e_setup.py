@@ -6,6 +6,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
+from rpc.client import ServerError
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
 from tests.e2e.e2e_requests import (
@@ -83,6 +86,10 @@ def test_set_safe_network_config_clears_net_config_dirty(agent: Agent) -> None:
     assert caps["netConfigDirty"] == "False"
     assert NET in caps["networks"]  # the safe point keeps the network; nothing was undone
     assert NET in k.links(agent.netns)
+    with agent.client() as cli:  # a setupNetworks makes it dirty even when it fails (§4.7)
+        with pytest.raises(ServerError):
+            setup(cli, {"x": {"nic": "missing_nic"}})
+        assert cli.call("Host.getNetworkCapabilities")["netConfigDirty"] == "True"
 
 
 def test_subscriber_gets_host_conn_event_after_a_setup(agent: Agent) -> None:

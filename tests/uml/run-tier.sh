@@ -3,6 +3,7 @@
 # as an ordinary process, with the host filesystem as its root.
 #
 #   tests/uml/run-tier.sh [--bench] DIR [pytest args...]
+#   tests/uml/run-tier.sh --bench bench/one_script.py [script args...]
 #
 # One boot per run. The guest runs `.venv/bin/python -m pytest DIR ...` (or, with --bench, every
 # DIR/*.py bench script) from the repository this script sits in, writes the exit status to a file
@@ -85,7 +86,8 @@ cd $REPO
 if [ $MODE = bench ]; then
   rc=0
   found=0
-  for f in $TARGET/*.py; do
+  if [ -f $TARGET ]; then SCRIPTS=$TARGET; else SCRIPTS="\$(ls $TARGET/*.py 2>/dev/null)"; fi
+  for f in \$SCRIPTS; do
     [ -e "\$f" ] || continue
     case "\$(basename "\$f")" in _*|conftest.py) continue ;; esac
     found=1

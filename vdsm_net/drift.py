@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 MODES = ("off", "report", "enforce")
 CAPS_KEY = "driftReport"
-QUIET = 0.05  # seconds without events before a compare
-MAX_DELAY = 0.15  # ... but never later than this after the first relevant event
+QUIET = 0.03  # seconds without events before a compare
+MAX_DELAY = 0.1  # ... but never later than this after the first relevant event
 INTERVAL = 60.0  # the periodic full compare
 _NO_LINK_FIELDS = frozenset({"name", "kind", "mac", "master", "bond_options", "bridge_opts"})
 
@@ -265,11 +265,11 @@ class DriftMonitor:
 
     def check(self, retry: bool = False) -> DriftReport:
         """Compare now (waiting for any writer); in enforce mode repair. Returns the report."""
-        running, observed = self._snapshot()
-        drift = tuple(compare(running, observed))
-        self._owned = frozenset(n for n, link in observed.links.items() if is_owned(link))
+        drift = self._compare()
         previous = self.report
         if self.mode == "enforce" and drift and (retry or drift != self._failed):
+            if self._pending:  # the kernel moved while we looked (an observation is several
+                return previous  # dumps): the compare after the next quiet period repairs
             report = self._repair(drift)
         elif drift == previous.drift:  # nothing new: keep what was said (and repaired)
             self.report = replace(previous, checked_at=time.time())
@@ -280,11 +280,13 @@ class DriftMonitor:
         self._notify(report)
         return report
 
-    def _snapshot(self) -> tuple[RunningConfig, KernelState]:
+    def _compare(self) -> tuple[str, ...]:
         self.checks += 1
         snap = self.engine.snapshot()
         assert snap is not None  # a blocking snapshot always returns
-        return snap
+        running, observed = snap
+        self._owned = frozenset(n for n, link in observed.links.items() if is_owned(link))
+        return tuple(compare(running, observed))
 
     def _repair(self, drift: tuple[str, ...]) -> DriftReport:
         error = ""
@@ -296,8 +298,7 @@ class DriftMonitor:
             error = str(exc) or type(exc).__name__
             log.error("drift repair failed: %s", error)
             self._failed = drift
-        running, observed = self._snapshot()
-        left = tuple(compare(running, observed))
+        left = self._compare()
         repaired = tuple(d for d in drift if d not in left)
         return DriftReport(self.mode, left, repaired, error, time.time())
 

@@ -45,11 +45,16 @@ EventSink = Callable[[frozenset[str | None]], object]
 for a link the monitor could not name (the receiver should then assume anything changed)."""
 
 
-def _index_of(msg: Any) -> int:
-    event = msg.get("event", "")
-    if event.endswith("ROUTE"):
-        return int(msg.get("RTA_OIF") or 0)
-    return int(msg.get("index") or 0)
+KINDS = ("LINK", "ADDR", "ROUTE")
+
+
+def _kind(msg: Any) -> str:
+    """LINK, ADDR or ROUTE for the rtnetlink messages we subscribed to; '' for anything else
+    (pyroute2 reports an unknown message type as a number)."""
+    event = msg.get("event")
+    if not isinstance(event, str):
+        return ""
+    return next((k for k in KINDS if event.endswith(k)), "")
 
 
 class NetlinkMonitor:
@@ -141,17 +146,18 @@ class NetlinkMonitor:
             names: set[str | None] = set()
             async for msg in ipr.get():
                 self.events += 1
-                names.add(self._name(msg))
+                kind = _kind(msg)
+                if kind:
+                    names.add(self._name(msg, kind))
             if names:
                 self.sink(frozenset(names))
 
-    def _name(self, msg: Any) -> str | None:
-        event = msg.get("event", "")
-        index = _index_of(msg)
-        if event.endswith("LINK"):
+    def _name(self, msg: Any, kind: str) -> str | None:
+        index = int((msg.get("RTA_OIF") if kind == "ROUTE" else msg.get("index")) or 0)
+        if kind == "LINK":
             name = msg.get("IFLA_IFNAME")
             if name:
-                if event == "RTM_DELLINK":
+                if msg.get("event") == "RTM_DELLINK":
                     self._names.pop(index, None)
                 else:
                     self._names[index] = str(name)
@@ -166,4 +172,3 @@ class NetlinkMonitor:
                 return None
             self._names[index] = name
         return name
-

@@ -243,3 +243,13 @@ def test_kernel_error_type_is_what_reconcile_raises() -> None:
         engine.reconcile()
     assert kernel.observe().links["net1"].mtu == 1500  # reverted to what was observed
     assert engine.running.networks.keys() == BODY["networks"].keys()
+
+
+def test_enforce_waits_when_the_kernel_moved_during_the_compare() -> None:
+    engine, kernel = configured()
+    mon = DriftMonitor(engine, "enforce")
+    mon.check()
+    kernel.apply(SetMtu("net1", 1500))
+    writes = kernel.writes
+    assert mon.poke(frozenset({"net1"}))  # an event no quiet period has covered yet
+    assert mon.check().drift == () and kernel.writes == writes  # deferred, not repaired

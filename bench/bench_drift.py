@@ -48,8 +48,13 @@ def ip(*args: str) -> None:
 
 def stats(name: str, values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
-    return (f"{name:<34} n={len(ms):<3} median {statistics.median(ms):7.1f} ms   "
-            f"max {ms[-1]:7.1f} ms   min {ms[0]:7.1f} ms")
+    return (f"{name:<38} n={len(ms):<3} median {statistics.median(ms):6.1f} ms  "
+            f"max {ms[-1]:6.1f} ms  min {ms[0]:6.1f} ms\n    all: "
+            + " ".join(f"{v:.0f}" for v in values_ms(values)))
+
+
+def values_ms(values: list[float]) -> list[float]:
+    return [v * 1000 for v in values]
 
 
 class Stamp:

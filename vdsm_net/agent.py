@@ -16,6 +16,7 @@ from rpc.server import StompServer, server_ssl_context
 from vdsm_net.adopt import adopt
 from vdsm_net.api import HostApi
 from vdsm_net.cli import make_backend
+from vdsm_net.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.engine import Engine
 from vdsm_net.errors import NetworkError
 from vdsm_net.hooks import DEFAULT_TIMEOUT, Hooks
@@ -67,12 +68,18 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     host, port = parse_listen(args.listen)
     dispatcher = Dispatcher(ready=False)  # every verb answers 99 until the boot spec is in
     server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
-    api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()))
+    dhcp = make_dhcp(args)
+    api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()),
+                  dhcp=dhcp)
     api.register(dispatcher.register)
     await server.start()
     loop = asyncio.get_running_loop()
     if spec is not None:
         await loop.run_in_executor(None, apply_boot_spec, engine, spec)
+    if dhcp is not None:  # adopted or boot-spec DHCP networks get their clients back
+        await loop.run_in_executor(None, dhcp.apply, engine.running)
+        dhcp.on_change = api.emit_host_conn
+        dhcp.start_monitor()
     dispatcher.ready = True
     log.info("ready")
     stop = asyncio.Event()
@@ -82,7 +89,19 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     log.info("stopping")
     server.close()
     await server.wait_closed()
+    if dhcp is not None:  # no release: the host keeps its leased addresses across a restart
+        await loop.run_in_executor(None, dhcp.close)
     return 0
+
+
+DHCP_RUN_DIR_ENV = "VDSM_NET_DHCP_RUN_DIR"
+
+
+def make_dhcp(args: argparse.Namespace) -> DhcpManager | None:
+    """DHCP clients for the real kernel only, in its namespace; state under /run (or /tmp)."""
+    if args.backend != "netlink":
+        return None
+    return DhcpManager(os.environ.get(DHCP_RUN_DIR_ENV) or DEFAULT_RUN_DIR, netns=args.netns)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from typing import Any
 
 from rpc.jsonrpc import RpcError
 from vdsm_net.caps import network_caps
+from vdsm_net.dhcp import DhcpManager
+from vdsm_net.dns import apply_nameservers, desired_nameservers
 from vdsm_net.engine import Engine, SetupResult
 from vdsm_net.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
 from vdsm_net.hooks import (
@@ -66,6 +68,9 @@ class Connectivity:
             return True
 
 
+BLOCKING_DHCP_TIMEOUT = 60.0
+
+
 class HostApi:
     def __init__(
         self,
@@ -73,6 +78,7 @@ class HostApi:
         publish: Publish | None = None,
         hooks: Hooks | None = None,
         host: HostInfo | None = None,
+        dhcp: DhcpManager | None = None,
     ) -> None:
         self.engine = engine
         self.connectivity = Connectivity()
@@ -81,6 +87,7 @@ class HostApi:
         self.host = host or HostInfo()
         self._busy = threading.Lock()  # setupNetworks and setSafeNetworkConfig: 40 when held
         self.net_config_dirty = False
+        self.dhcp = dhcp  # DHCP clients and SLAAC follow every successful setup
 
     def register(self, register: Register) -> None:
         register("Host.ping", self.ping)
@@ -119,6 +126,7 @@ class HostApi:
         try:
             self.net_config_dirty = True  # even when the call then fails (vdsm-wire §4.7)
             result = self._setup_with_hooks(networks, bondings, options)
+            self._dynamic(networks)
             if result.committed:
                 self.net_config_dirty = False
             if result.changed:
@@ -129,6 +137,16 @@ class HostApi:
             return out
         finally:
             self._busy.release()
+
+    def _dynamic(self, networks: dict[str, Any]) -> None:
+        """DHCP clients, SLAAC and nameservers after a setup (vdsm_net.dhcp, vdsm_net.dns)."""
+        if self.dhcp is None:  # the simulated kernel: no clients, the host's DNS untouched
+            return
+        blocking = [n for n, a in networks.items() if isinstance(a, dict)
+                    and str(a.get("blockingdhcp", "")).lower() in ("true", "1")]
+        self.dhcp.apply(self.engine.running, blocking, BLOCKING_DHCP_TIMEOUT)
+        link, servers = desired_nameservers(self.engine.running, self.dhcp.leases())
+        apply_nameservers(link, servers)
 
     def _setup_with_hooks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]

@@ -21,12 +21,14 @@ venv: $(STAMP)
 
 # System packages for the kernel tiers (User-Mode Linux, kmod, iproute2). Installs them when root.
 deps-system:
-	@if ! command -v linux.uml >/dev/null || ! command -v modprobe >/dev/null || ! command -v ip >/dev/null; then \
+	@if ! command -v linux.uml >/dev/null || ! command -v modprobe >/dev/null || ! command -v ip >/dev/null \
+	  || ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      user-mode-linux kmod iproute2 libnl-3-dev libnl-route-3-dev pkg-config >/dev/null; \
+	      user-mode-linux kmod iproute2 libnl-3-dev libnl-route-3-dev pkg-config \
+	      busybox dnsmasq-base >/dev/null; \
 	  else \
-	    echo "the kernel tiers need user-mode-linux, kmod and iproute2: run 'make test' as root" >&2; exit 1; \
+	    echo "the kernel tiers need user-mode-linux, kmod, iproute2, busybox and dnsmasq: run 'make test' as root" >&2; exit 1; \
 	  fi; \
 	fi
 

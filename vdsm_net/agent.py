@@ -15,8 +15,11 @@ from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
 from vdsm_net.adopt import adopt
 from vdsm_net.api import HostApi
+from vdsm_net.backends.netlink import NetlinkBackend
+from vdsm_net.backends.netlink_monitor import NetlinkMonitor
 from vdsm_net.cli import make_backend
 from vdsm_net.dhcp import DEFAULT_RUN_DIR, DhcpManager
+from vdsm_net.drift import DriftMonitor
 from vdsm_net.engine import Engine
 from vdsm_net.errors import NetworkError
 from vdsm_net.hooks import DEFAULT_TIMEOUT, Hooks
@@ -80,6 +83,9 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         await loop.run_in_executor(None, dhcp.apply, engine.running)
         dhcp.on_change = api.emit_host_conn
         dhcp.start_monitor()
+    drift = start_drift(args, engine, api)
+    if drift is not None:
+        await loop.run_in_executor(None, drift.start)
     dispatcher.ready = True
     log.info("ready")
     stop = asyncio.Event()
@@ -87,11 +93,27 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
+    if drift is not None:
+        await loop.run_in_executor(None, drift.stop)
     server.close()
     await server.wait_closed()
     if dhcp is not None:  # no release: the host keeps its leased addresses across a restart
         await loop.run_in_executor(None, dhcp.close)
     return 0
+
+
+def start_drift(args: argparse.Namespace, engine: Engine, api: HostApi) -> DriftMonitor | None:
+    """--drift report|enforce: netlink events (real kernel) plus the periodic compare."""
+    if args.drift == "off":
+        return None
+    backend = engine.backend
+    events = None
+    if isinstance(backend, NetlinkBackend):
+        netns = backend.netns
+        events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
+    drift = DriftMonitor(engine, args.drift, lambda _report: api.emit_host_conn(), events=events)
+    api.drift = drift
+    return drift
 
 
 DHCP_RUN_DIR_ENV = "VDSM_NET_DHCP_RUN_DIR"

@@ -13,6 +13,8 @@ from rpc.jsonrpc import RpcError
 from vdsm_net.caps import network_caps
 from vdsm_net.dhcp import DhcpManager
 from vdsm_net.dns import apply_nameservers, desired_nameservers
+from vdsm_net.drift import CAPS_KEY as DRIFT_CAPS_KEY
+from vdsm_net.drift import DriftMonitor
 from vdsm_net.engine import Engine, SetupResult
 from vdsm_net.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
 from vdsm_net.hooks import (
@@ -87,6 +89,7 @@ class HostApi:
         self.host = host or HostInfo()
         self._busy = threading.Lock()  # setupNetworks and setSafeNetworkConfig: 40 when held
         self.net_config_dirty = False
+        self.drift: DriftMonitor | None = None  # set by the agent when --drift is not off
         self.dhcp = dhcp  # DHCP clients and SLAAC follow every successful setup
 
     def register(self, register: Register) -> None:
@@ -213,10 +216,13 @@ class HostApi:
 
     # -- reports ---------------------------------------------------------------------------
     def _network_caps(self, state: KernelState) -> dict[str, Any]:
-        return network_caps(
+        caps = network_caps(
             state, self.engine.running, self.engine.backend.nic_facts,
             host_nameservers(), self.net_config_dirty,
         )
+        if self.drift is not None:  # extension: what differs from the engine's picture
+            caps[DRIFT_CAPS_KEY] = self.drift.report.to_wire()
+        return caps
 
     def get_network_capabilities(self) -> dict[str, Any]:
         return self._network_caps(self.engine.backend.observe())

@@ -16,6 +16,7 @@ stays open, as in vdsm.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections import defaultdict
@@ -98,9 +99,10 @@ def negotiate_heartbeat(value: str | None) -> tuple[int, int]:
     return cy, cx
 
 
-def _prefixes(destination: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _prefixes(destination: str) -> tuple[str, ...]:
     parts = destination.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 class Broker:
@@ -118,6 +120,7 @@ class Broker:
         self._subs: dict[str, list[Subscription]] = defaultdict(list)
         self._ids = itertools.count(1)
         self.sessions: set[Session] = set()
+        self._request_dest: dict[str, bool] = {}
 
     def open_session(self, link: Link) -> Session:
         session = Session(self, link, next(self._ids))
@@ -147,14 +150,25 @@ class Broker:
             log.warning("Attempt to reply to unknown destination %s", destination)
 
     def is_request_queue(self, destination: str) -> bool:
-        return any(destination == q or destination.startswith(q + ".") for q in self.request_queues)
+        known = self._request_dest.get(destination)
+        if known is None:
+            known = any(destination == q or destination.startswith(q + ".")
+                        for q in self.request_queues)
+            if len(self._request_dest) < 1024:  # a peer's made-up names cannot grow it further
+                self._request_dest[destination] = known
+        return known
 
     def forward(self, frame: Frame, destination: str) -> int:
         """Copy a SEND as MESSAGE to subscribers of its destination or a dotted prefix."""
         sent = 0
-        extra = {k: v for k, v in frame.headers.items() if k != "content-length"}
+        extra: dict[str, str] | None = None
         for prefix in _prefixes(destination):
-            for sub in list(self._subs.get(prefix, ())):
+            subs = self._subs.get(prefix)
+            if not subs:
+                continue
+            if extra is None:
+                extra = {k: v for k, v in frame.headers.items() if k != "content-length"}
+            for sub in list(subs):
                 headers = {"subscription": sub.id, **extra}
                 sub.session.write(encode_frame("MESSAGE", headers, frame.body))
                 sent += 1

@@ -51,3 +51,13 @@ def setup(
     params = {"networks": networks, "bondings": bondings or {},
               "options": NOCHK if options is None else options}
     return cli.call("Host.setupNetworks", params, timeout=timeout)
+
+
+VDSM_NETWORK_KEYS = ("networks", "bridges", "nics", "vlans", "bondings", "nameservers",
+                     "supportsIPv6", "netConfigDirty")
+
+
+def network_view(caps: dict[str, Any]) -> dict[str, Any]:
+    """vdsm's network caps keys only, for before/after equality; extensions that carry a
+    clock (``driftReport.checkedAt``) are left out."""
+    return {key: caps.get(key) for key in VDSM_NETWORK_KEYS}

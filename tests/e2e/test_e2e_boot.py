@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent, call
-from tests.e2e.e2e_requests import BOND, DONE, NET, bond, setup, vlan_net
+from tests.e2e.e2e_requests import BOND, DONE, NET, bond, network_view, setup, vlan_net
 from tests.unit.verbs import verbs_typecheck as t
 
 MGMT = "ovirtmgmt"
@@ -47,13 +47,13 @@ def test_boot_spec_gives_exactly_the_management_network_and_restart_writes_nothi
     assert k.addresses(netns, MGMT) == [f"{MGMT_ADDR}/24"]
     route = k.default_route(netns)
     assert route is not None and (route["gateway"], route["dev"]) == (MGMT_GW, MGMT)
-    net_caps = call(first, "Host.getNetworkCapabilities")
+    net_caps = network_view(call(first, "Host.getNetworkCapabilities"))
     kernel = k.settled_dump(netns)
 
     assert first.stop() == 0  # SIGTERM is a clean exit
     second: Agent = start_agent(netns, spec)
     assert second.boot_writes() == [0], second.log(since_start=True)
-    assert call(second, "Host.getNetworkCapabilities") == net_caps
+    assert network_view(call(second, "Host.getNetworkCapabilities")) == net_caps
     assert k.dump_diff(kernel, k.settled_dump(netns)) == []
 
 
@@ -64,11 +64,11 @@ def test_restarted_agent_adopts_what_the_previous_one_built(
     with first.client() as cli:
         assert setup(cli, vlan_net(), bond()) == DONE
         assert cli.call("Host.setSafeNetworkConfig") is True
-        net_caps = cli.call("Host.getNetworkCapabilities")
+        net_caps = network_view(cli.call("Host.getNetworkCapabilities"))
     first.stop()
     second: Agent = start_agent(netns)
     with second.client() as cli:
-        assert cli.call("Host.getNetworkCapabilities") == net_caps
+        assert network_view(cli.call("Host.getNetworkCapabilities")) == net_caps
         plan = cli.call("Host.planNetworks",
                         {"networks": vlan_net(), "bondings": bond(), "options": {}})
         # and the adopted network is ours to remove

@@ -14,7 +14,7 @@ import pytest
 from rpc.client import ServerError
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
-from tests.e2e.e2e_requests import BOND, DONE, NET, bond, setup, vlan_net
+from tests.e2e.e2e_requests import BOND, DONE, NET, bond, network_view, setup, vlan_net
 
 CASES: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = [
     (21, "bond without nics", {}, {"bond1": {"nics": []}}),
@@ -53,10 +53,10 @@ def test_error_code_over_the_wire_leaves_the_kernel_unchanged(
     ns = busy_agent.netns
     before = k.settled_dump(ns)
     with busy_agent.client() as cli:
-        caps_before = cli.call("Host.getNetworkCapabilities")
+        caps_before = network_view(cli.call("Host.getNetworkCapabilities"))
         with pytest.raises(ServerError) as err:
             setup(cli, networks, bondings)
-        caps_after = cli.call("Host.getNetworkCapabilities")
+        caps_after = network_view(cli.call("Host.getNetworkCapabilities"))
     assert err.value.code == code, err.value.message
     assert isinstance(err.value.message, str) and err.value.message
     assert k.dump_diff(before, k.dump(ns)) == []

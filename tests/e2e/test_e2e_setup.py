@@ -21,6 +21,7 @@ from tests.e2e.e2e_requests import (
     VLAN,
     VLAN_DEV,
     bond,
+    network_view,
     setup,
     vlan_net,
 )
@@ -115,10 +116,10 @@ def test_plan_networks_returns_the_plan_and_changes_nothing(agent: Agent) -> Non
     ns = agent.netns
     before = k.settled_dump(ns)
     with agent.client() as cli:
-        caps_before = cli.call("Host.getNetworkCapabilities")
+        caps_before = network_view(cli.call("Host.getNetworkCapabilities"))
         reply = cli.call("Host.planNetworks",
                          {"networks": vlan_net(), "bondings": bond(), "options": {}})
-        caps_after = cli.call("Host.getNetworkCapabilities")
+        caps_after = network_view(cli.call("Host.getNetworkCapabilities"))
     assert k.dump_diff(before, k.dump(ns)) == []
     assert caps_after == caps_before
     plan = reply["plan"]

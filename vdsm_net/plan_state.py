@@ -54,13 +54,22 @@ class LinkProjection:
             self.links[name] = evolve(self.links[name], **changes)
 
     def _drop(self, name: str) -> None:
-        if self.links.pop(name, None) is None:
+        gone = self.links.pop(name, None)
+        if gone is None:
             return
         for other, link in list(self.links.items()):
             if link.vlan_base == name:
                 self._drop(other)
             elif link.master == name:
-                self._set(other, master=None)
+                self._release(other, gone)
+
+    def _release(self, name: str, master: Link | None) -> None:
+        """``name`` leaves its master. The bonding driver closes a port it releases and gives
+        it back its MTU from before the bond, which the projection does not know: unknown (0)."""
+        if master is not None and master.kind == "bond":
+            self._set(name, master=None, up=False, mtu=0)
+        else:
+            self._set(name, master=None)
 
     def _project(self, op: Op) -> None:
         handler = _PROJECT.get(type(op))
@@ -78,7 +87,12 @@ class LinkProjection:
         self.links[link.name] = link
 
     def _master(self, op: SetMaster) -> None:
-        master = self.links.get(op.master) if op.master else None
+        if op.master is None:
+            cur = self.links.get(op.name)
+            if cur is not None and cur.master is not None:
+                self._release(op.name, self.links.get(cur.master))
+            return
+        master = self.links.get(op.master)
         if master is not None and master.kind == "bond":
             self._set(op.name, master=op.master, mtu=master.mtu, up=False)
         else:

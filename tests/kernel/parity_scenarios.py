@@ -270,20 +270,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     )),
 )
 
-PLANNER_BOND_RELEASE = (
-    "planner bug: the kernel closes a port it releases from a bond (and restores its MTU), "
-    "but LinkProjection assumes it stays up, so the released NIC is left down and untagged; "
-    "fix proposed for vdsm_net/plan_state.py (LinkProjection._release)"
-)
-
-XFAIL_SCENARIOS: tuple[Scenario, ...] = (
+BOND_RELEASE_SCENARIOS: tuple[Scenario, ...] = (
+    # The bonding driver closes a port it releases; the engine must bring a freed NIC back up.
     Scenario("released_bond_slaves_stay_up", (
         Step({"red": net(bonding="bond0")}, {"bond0": bond(BOND01)}),
         Step({}, {"bond0": bond(("dummy_1", "dummy_2"))},
              expect=(_link("dummy_0", master=None, tag=None, up=True),)),
         Step({"red": RM}, {"bond0": RM},
              expect=tuple(_link(n, up=True) for n in ("dummy_1", "dummy_2"))),
-    ), xfail=PLANNER_BOND_RELEASE),
+    )),
 )
 
 
@@ -294,5 +289,5 @@ def params() -> list[Any]:
     return [
         pytest.param(s, id=s.name, marks=pytest.mark.xfail(strict=True, reason=s.xfail))
         if s.xfail else pytest.param(s, id=s.name)
-        for s in (*SCENARIOS, *XFAIL_SCENARIOS)
+        for s in (*SCENARIOS, *BOND_RELEASE_SCENARIOS)
     ]

@@ -81,7 +81,6 @@ def test_plan_is_deterministic_and_identical_state_gives_empty_plan() -> None:
     assert k.writes == writes
 
 
-@pytest.mark.xfail(strict=True, reason="planner: the kernel closes a released bond port")
 def test_removal_is_upper_first_in_bulk_and_nics_are_reset_not_deleted() -> None:
     k = MemoryKernel(["eth0", "eth1"])
     converge(k, FULL)

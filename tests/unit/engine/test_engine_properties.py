@@ -55,7 +55,6 @@ def test_apply_converges_and_replans_empty(case: tuple[list[str], RunningConfig,
     assert foreign_part(kernel.observe(), foreign) == before
 
 
-@pytest.mark.xfail(strict=False, reason="planner: the kernel closes a released bond port")
 @given(kernel_and_configs())
 def test_move_from_a_to_b(case: tuple[list[str], RunningConfig, RunningConfig]) -> None:
     nics, config_a, config_b = case
@@ -77,7 +76,6 @@ def test_move_from_a_to_b(case: tuple[list[str], RunningConfig, RunningConfig]) 
         assert observed.addresses_of(nic) == []
 
 
-@pytest.mark.xfail(strict=False, reason="planner: the kernel closes a released bond port")
 @settings(max_examples=40)
 @given(kernel_and_configs())
 def test_fault_at_every_write_then_revert_restores(

@@ -86,7 +86,6 @@ def test_base_takes_max_of_vlan_networks_on_add_and_remove() -> None:  # 43
     assert (state.links["eth0"].mtu, state.links["eth0.1"].mtu) == (1600, 1600)
 
 
-@pytest.mark.xfail(strict=True, reason="planner: the kernel closes a released bond port")
 def test_bond_removal_resets_slaves_to_1500() -> None:  # 44
     k = MemoryKernel(NICS)
     bond = Bond("bond0", ("eth0", "eth1"))
@@ -114,7 +113,6 @@ def test_default_route_moves_between_networks() -> None:  # 36-38
     assert {r.oif for r in state.routes if r.table != 254 and r.gateway} == {"red", "blue"}
 
 
-@pytest.mark.xfail(strict=True, reason="planner: the kernel closes a released bond port")
 def test_network_moves_from_bond_to_its_slave_while_bond_is_removed() -> None:  # 31
     k = MemoryKernel(NICS)
     setup(k, cfg(Network("red", bonding="bond0"), bonds=(Bond("bond0", ("eth0", "eth1")),)))

@@ -57,15 +57,6 @@ def run_to_exit(
     return subprocess.run(argv, capture_output=True, text=True, timeout=EXIT_TIMEOUT, check=False)
 
 
-def stable_caps(caps: dict[str, Any]) -> dict[str, Any]:
-    """getCapabilities without the one field that moves with time alone: when the drift monitor
-    last compared (``driftReport.checkedAt``)."""
-    out = dict(caps)
-    if isinstance(out.get("driftReport"), dict):
-        out["driftReport"] = {k: v for k, v in out["driftReport"].items() if k != "checkedAt"}
-    return out
-
-
 # -- a large request ---------------------------------------------------------------------------
 BIG_BOND = "bond7"
 BIG_NICS = ("dummy_2", "dummy_3")

@@ -19,7 +19,7 @@ from tests.e2e import e2e_life as life
 from tests.e2e.conftest import StartAgent
 from tests.e2e.e2e_agent import Agent, call
 from tests.e2e.e2e_life import MGMT, MGMT_ADDR, MGMT_GW, MGMT_NIC, MGMT_PREFIX
-from tests.e2e.e2e_requests import DONE, NOCHK, setup
+from tests.e2e.e2e_requests import DONE, NOCHK, network_view, setup
 
 BIG = 16
 """Networks in the large request: 49 kernel objects (a bond, VLANs, bridges, addresses)."""
@@ -62,7 +62,7 @@ def test_boot_spec_gives_exactly_the_management_network_then_adopts_it_with_zero
     second = start_agent(netns, spec)
     assert second.boot_writes() == [0], second.log(since_start=True)
     assert k.dump_diff(before, k.dump(netns)) == []  # the management link never flapped
-    assert life.stable_caps(_caps(second)) == life.stable_caps(caps)
+    assert network_view(_caps(second)) == network_view(caps)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,9 @@ the ping2 SEND frame's size. Two StompServer set-ups are measured in the same ru
 - ``pool``: ping2 in the thread pool and asyncio's own 256 KiB TLS read buffer (the old way);
 - ``inline``: ping2 registered ``inline=True`` and the default TLS read buffer (the new way).
 
+A third echo server, an asyncio protocol behind the same TLS layer as StompServer (same
+context, same read buffer), shows the ceiling that asyncio's TLS path sets before any STOMP.
+
 With ``--rounds N`` the rate measures alternate N times and the best of each is shown.
 """
 
@@ -81,6 +84,31 @@ def serve_echo(pki: str) -> None:
 
     threading.Thread(target=accept, daemon=True).start()
     sys.stdin.read()
+
+
+def serve_asyncio_echo(pki: str) -> None:
+    import asyncio
+
+    from rpc.tls import tls_server_protocol
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.transport.write(data)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ctx = server_ssl_context(pki)
+        srv = await loop.create_server(
+            lambda: tls_server_protocol(loop, Echo(), ctx), "127.0.0.1", 0
+        )
+        print(srv.sockets[0].getsockname()[1], flush=True)
+        await loop.run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(main())
 
 
 def spawn(mode: str, pki: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
@@ -220,10 +248,12 @@ def main() -> int:
         ctx = client_ssl_context(tmp)
         procs = {s: spawn("--serve-stomp", tmp, s) for s in SETUPS}
         echo_proc, echo_port = spawn("--serve-echo", tmp)
+        aecho_proc, aecho_port = spawn("--serve-asyncio-echo", tmp)
         size = len(ping_frame())
         try:
             for _ in range(args.rounds):
                 best("echo", bench_echo(echo_port, ctx, size, args.seconds))
+                best("aecho", bench_echo(aecho_port, ctx, size, args.seconds))
                 for setup, (_, port) in procs.items():
                     best(f"raw-{setup}", bench_stomp(port, ctx, args.seconds))
                     best(f"lib-{setup}", bench_client(port, ctx, args.seconds))
@@ -233,9 +263,12 @@ def main() -> int:
             for proc, _ in procs.values():
                 stop(proc)
             stop(echo_proc)
+            stop(aecho_proc)
     echo = rates["echo"]
     rows: list[tuple[str, str]] = [
-        (f"TLS echo loop, {size}-byte payload (round trips/s)", f"{echo:.0f}")
+        (f"TLS echo loop, {size}-byte payload (round trips/s)", f"{echo:.0f}"),
+        ("asyncio TLS echo protocol, same TLS layer (rt/s)", f"{rates['aecho']:.0f}"),
+        ("  ratio to the echo loop (ceiling for asyncio)", f"{100 * rates['aecho'] / echo:.1f}%"),
     ]
     for setup in SETUPS:
         raw, lib = rates[f"raw-{setup}"], rates[f"lib-{setup}"]
@@ -259,5 +292,7 @@ if __name__ == "__main__":
         serve_stomp(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "--serve-echo":
         serve_echo(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--serve-asyncio-echo":
+        serve_asyncio_echo(sys.argv[2])
     else:
         sys.exit(main())

@@ -183,16 +183,24 @@ class Parser:
             frames.append(frame)
 
     def _next_frame(self) -> Frame | None:
-        if self._pending is None:
-            self._skip_heartbeats()
-            if not self._buf or not self._head_may_be_complete():
+        p = self._pending
+        if p is None:
+            buf = self._buf
+            if not buf:
                 return None
-            self._pending = self._parse_head_fast() or self._parse_head()
-            if self._pending is None:
-                self._head_scanned = len(self._buf)
+            if buf[0] == 0x0A or buf[0] == 0x0D:
+                self._skip_heartbeats()
+                if not buf:
+                    return None
+            if self._head_scanned and not self._head_may_be_complete():
                 return None
+            p = self._parse_head_fast() or self._parse_head()
+            if p is None:
+                self._head_scanned = len(buf)
+                return None
+            self._pending = p
             self._head_scanned = 0
-        return self._parse_body(self._pending)
+        return self._parse_body(p)
 
     def _skip_heartbeats(self) -> None:
         buf = self._buf

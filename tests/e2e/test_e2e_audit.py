@@ -8,7 +8,8 @@ Walked (every regular file, symlinks not followed):
 - /root, without the toolchain trees .pyenv, .rustup, .cargo, .m2 and .npm (~360k files, over a
   minute per walk in UML), the UML harness's .uml and the session machinery's .claude;
 - the repository, without the caches (.venv's and everyone's ``__pycache__``, .pytest_cache,
-  .hypothesis, .mypy_cache, .ruff_cache).
+  .hypothesis, .mypy_cache, .ruff_cache) and .git (developers commit on the same filesystem while
+  the tier runs; the agent has no git code).
 Not walked: /proc, /sys, /dev, /run, /tmp (the PKI, the agent's log and the harness's work dir
 are all under /tmp), and the rest of /usr (package-managed, read-only in practice).
 
@@ -34,7 +35,7 @@ from tests.e2e.e2e_requests import DONE, NOCHK, bond, check_opts, setup
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = ("/etc", "/var", "/home", "/opt", "/srv", "/usr/local", "/usr/libexec", "/root", str(REPO))
 SKIP_NAMES = frozenset(
-    {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"}
+    {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".git"}
 )
 SKIP_PATHS = frozenset(
     f"/root/{name}" for name in (".pyenv", ".rustup", ".cargo", ".m2", ".npm", ".uml", ".claude")
@@ -113,4 +114,5 @@ def test_a_whole_life_of_the_agent_writes_no_file(
     agent.stop()
     start_agent(netns, spec).stop()  # a restart that adopts, then a clean stop
 
-    assert changes(before, snapshot()) == []
+    found = changes(before, snapshot())
+    assert not found, "files written during the agent's life:\n" + "\n".join(found)

@@ -14,7 +14,9 @@ the ping2 SEND frame's size. Two StompServer set-ups are measured in the same ru
 A third echo server, an asyncio protocol behind the same TLS layer as StompServer (same
 context, same read buffer), shows the ceiling that asyncio's TLS path sets before any STOMP.
 
-With ``--rounds N`` the rate measures alternate N times and the best of each is shown.
+With ``--rounds N`` the measures alternate N times (so a load spike on a shared machine hits
+all of them alike) and the best of each is shown: the highest rate, and the lowest server CPU
+time per round trip (user + system, from /proc), which depends much less on other load.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ def ping_frame() -> bytes:
     )
 
 
-def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float) -> float:
+def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Measure:
     s = tls(port, ctx)
     p = Parser()
     s.sendall(encode_frame("CONNECT", {"accept-version": "1.2"}))
@@ -176,10 +178,10 @@ def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float) -> float:
 
     while not p.feed(s.recv(65536)):
         pass  # CONNECTED
-    return _rate(once, seconds, s)
+    return _rate(once, seconds, s, pid)
 
 
-def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float) -> float:
+def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float, pid: int) -> Measure:
     s = tls(port, ctx)
     payload = b"x" * size
 
@@ -189,29 +191,39 @@ def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float) -> flo
         while n < size:
             n += len(s.recv(65536))
 
-    return _rate(once, seconds, s)
+    return _rate(once, seconds, s, pid)
 
 
-def bench_client(port: int, ctx: ssl.SSLContext, seconds: float) -> float:
+def bench_client(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Measure:
     cli = Client.connect("127.0.0.1", port, ssl_context=ctx, timeout=10)
     try:
-        return _rate(lambda: cli.call("Host.ping2"), seconds, None)
+        return _rate(lambda: cli.call("Host.ping2"), seconds, None, pid)
     finally:
         cli.close()
 
 
-def _rate(once: object, seconds: float, sock: ssl.SSLSocket | None) -> float:
+Measure = tuple[float, float]  # round trips per second, server CPU microseconds per round trip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rate(once: object, seconds: float, sock: ssl.SSLSocket | None, pid: int) -> Measure:
     assert callable(once)
     for _ in range(200):
         once()
-    n, start = 0, time.perf_counter()
+    n, cpu0, start = 0, cpu_seconds(pid), time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
         for _ in range(100):
             once()
         n += 100
+    cpu = cpu_seconds(pid) - cpu0
     if sock is not None:
         sock.close()
-    return n / elapsed
+    return n / elapsed, 1e6 * cpu / n
 
 
 def idle_rss(port: int, pid: int, ctx: ssl.SSLContext, count: int) -> tuple[float, float]:
@@ -238,10 +250,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     rates: dict[str, float] = {}
+    cpus: dict[str, float] = {}
     rss: dict[str, tuple[float, float]] = {}
 
-    def best(key: str, value: float) -> None:
-        rates[key] = max(rates.get(key, 0.0), value)
+    def best(key: str, value: Measure) -> None:
+        rates[key] = max(rates.get(key, 0.0), value[0])
+        cpus[key] = min(cpus.get(key, float("inf")), value[1])
 
     with tempfile.TemporaryDirectory() as tmp:
         init_pki(tmp, host_cn="localhost")
@@ -252,11 +266,11 @@ def main() -> int:
         size = len(ping_frame())
         try:
             for _ in range(args.rounds):
-                best("echo", bench_echo(echo_port, ctx, size, args.seconds))
-                best("aecho", bench_echo(aecho_port, ctx, size, args.seconds))
-                for setup, (_, port) in procs.items():
-                    best(f"raw-{setup}", bench_stomp(port, ctx, args.seconds))
-                    best(f"lib-{setup}", bench_client(port, ctx, args.seconds))
+                best("echo", bench_echo(echo_port, ctx, size, args.seconds, echo_proc.pid))
+                best("aecho", bench_echo(aecho_port, ctx, size, args.seconds, aecho_proc.pid))
+                for setup, (proc, port) in procs.items():
+                    best(f"raw-{setup}", bench_stomp(port, ctx, args.seconds, proc.pid))
+                    best(f"lib-{setup}", bench_client(port, ctx, args.seconds, proc.pid))
             for setup, (proc, port) in procs.items():
                 rss[setup] = idle_rss(port, proc.pid, ctx, args.idle)
         finally:
@@ -267,8 +281,10 @@ def main() -> int:
     echo = rates["echo"]
     rows: list[tuple[str, str]] = [
         (f"TLS echo loop, {size}-byte payload (round trips/s)", f"{echo:.0f}"),
+        ("  server CPU per round trip (us)", f"{cpus['echo']:.0f}"),
         ("asyncio TLS echo protocol, same TLS layer (rt/s)", f"{rates['aecho']:.0f}"),
         ("  ratio to the echo loop (ceiling for asyncio)", f"{100 * rates['aecho'] / echo:.1f}%"),
+        ("  server CPU per round trip (us)", f"{cpus['aecho']:.0f}"),
     ]
     for setup in SETUPS:
         raw, lib = rates[f"raw-{setup}"], rates[f"lib-{setup}"]
@@ -276,6 +292,7 @@ def main() -> int:
         rows += [
             (f"[{setup}] Host.ping2, raw socket (rt/s)", f"{raw:.0f}"),
             ("  ratio to the echo loop (goal >= 50 %)", f"{100 * raw / echo:.1f}%"),
+            ("  server CPU per round trip (us)", f"{cpus[f'raw-{setup}']:.0f}"),
             (f"[{setup}] Host.ping2 via rpc.client.Client (rt/s)", f"{lib:.0f}"),
             ("  ratio to the echo loop", f"{100 * lib / echo:.1f}%"),
             (f"[{setup}] server RSS before idle connections (MB)", f"{before:.1f}"),

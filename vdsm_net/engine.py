@@ -156,10 +156,15 @@ class Engine:
 
     def _converge(self, target: KernelState, plan: list[Op], applied: list[Op]) -> None:
         ops = plan
+        batch = getattr(self.backend, "apply_batch", None)  # optional: see BatchBackend
         for _ in range(VERIFY_ROUNDS):
-            for op in ops:
-                applied.append(op)  # recorded first: a failed op may have half-happened
-                self.backend.apply(op)
+            if batch is not None:
+                applied.extend(ops)  # a batch that fails counts as attempted as a whole
+                batch(ops)
+            else:
+                for op in ops:
+                    applied.append(op)  # recorded first: a failed op may have half-happened
+                    self.backend.apply(op)
             ops = diff(target, self.backend.observe())
             if not ops:
                 return

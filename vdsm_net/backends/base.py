@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,4 +31,13 @@ class Backend(Protocol):
 
     def nic_facts(self, name: str) -> NicFacts:
         """Speed, duplex, driver and bus info of a NIC."""
+        ...
+
+
+class BatchBackend(Backend, Protocol):
+    """A backend that can apply many ops at once (optional; the engine uses it when present)."""
+
+    def apply_batch(self, ops: Sequence[Op]) -> None:
+        """Apply ``ops`` in order, or raise ``KernelError`` naming the first op that failed. On
+        a failure every op of the call counts as attempted (the revert covers them all)."""
         ...

@@ -1,13 +1,15 @@
-"""pyroute2 dump messages -> kernel.py values. Pure functions over the messages of one dump each."""
+"""Dump messages -> kernel.py values. Pure functions over the messages of one dump each.
+
+A message is a mapping with pyroute2's keys and value forms, as ``netlink_codec`` decodes them."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from vdsm_net import linkopts
+from vdsm_net.backends.netlink_codec import NO_LL_LEARN
 from vdsm_net.kernel import Address, Link, LinkKind, LinkStats, Route, Rule
 
 IFF_UP = 0x1
@@ -17,12 +19,13 @@ RTPROT_KERNEL = 2
 RT_SCOPE_LINK = 253
 SCOPE_GLOBAL = 0
 SCOPE_SITE = 200
+IFA_F_PERMANENT = 0x80
 DEFAULT_RULE_PRIORITIES = frozenset({0, 32766, 32767})
 NIC_KINDS = frozenset({None, "veth", "dummy", "macvlan", "macvtap"})
 _IPV6_SKIP = (ipaddress.ip_network("ff00::/8"), ipaddress.ip_network("fe80::/10"))
 
-# sysfs bridge option name -> IFLA_BR_* attribute (all of linkopts.BRIDGE_DEFAULTS but
-# no_linklocal_learn, which netlink carries only inside IFLA_BR_MULTI_BOOLOPT).
+# sysfs bridge option name -> IFLA_BR_* attribute (no_linklocal_learn is a bit of
+# IFLA_BR_MULTI_BOOLOPT; netlink_codec decodes it under its own key).
 BRIDGE_ATTRS: dict[str, str] = {
     "forward_delay": "IFLA_BR_FORWARD_DELAY",
     "hello_time": "IFLA_BR_HELLO_TIME",
@@ -52,8 +55,8 @@ BRIDGE_ATTRS: dict[str, str] = {
     "multicast_query_interval": "IFLA_BR_MCAST_QUERY_INTVL",
     "multicast_query_response_interval": "IFLA_BR_MCAST_QUERY_RESPONSE_INTVL",
     "multicast_startup_query_interval": "IFLA_BR_MCAST_STARTUP_QUERY_INTVL",
+    "no_linklocal_learn": NO_LL_LEARN,
 }
-SYSFS_ONLY_BRIDGE_OPTS = ("no_linklocal_learn",)
 
 
 def _linkinfo(msg: Any) -> tuple[str | None, Any, Any]:
@@ -77,17 +80,13 @@ def _mac(value: Any) -> str | None:
     return str(value).lower()
 
 
-def bridge_options(data: Any, read_sysfs: Callable[[str], str | None]) -> tuple[bool, Any]:
+def bridge_options(data: Any) -> tuple[bool, Any]:
     """(stp, non-default options sorted) of a bridge from its IFLA_INFO_DATA."""
     values: list[tuple[str, str]] = []
     for option, attr in BRIDGE_ATTRS.items():
         value = data.get(attr) if data is not None else None
         if value is not None:
             values.append((option, str(value).lower()))
-    for option in SYSFS_ONLY_BRIDGE_OPTS:
-        text = read_sysfs(option)
-        if text is not None:
-            values.append((option, text))
     stp = bool(data.get("IFLA_BR_STP_STATE")) if data is not None else False
     return stp, linkopts.strip_bridge_defaults(values)
 
@@ -106,7 +105,6 @@ def link_stats(msg: Any) -> LinkStats | None:
 def parse_links(
     msgs: Iterable[Any],
     bond_options: Callable[[str], tuple[tuple[str, str], ...]],
-    sysfs: Path,
 ) -> dict[str, Link]:
     msgs = [m for m in msgs if not m["flags"] & IFF_LOOPBACK]
     names = {m["index"]: m.get("IFLA_IFNAME") for m in msgs}
@@ -128,14 +126,7 @@ def parse_links(
             active = data.get("IFLA_BOND_ACTIVE_SLAVE") if data is not None else None
             extra["active_slave"] = names.get(active) if active else None
         elif kind == "bridge":
-
-            def read(option: str, _name: str = name) -> str | None:
-                try:
-                    return (sysfs / _name / "bridge" / option).read_text().strip()
-                except OSError:
-                    return None
-
-            extra["stp"], extra["bridge_opts"] = bridge_options(data, read)
+            extra["stp"], extra["bridge_opts"] = bridge_options(data)
         links[name] = Link(
             name=name,
             kind=kind,
@@ -172,7 +163,9 @@ def parse_addresses(msgs: Iterable[Any], names: dict[int, str]) -> frozenset[Add
         iface = ipaddress.ip_interface(f"{addr}/{m['prefixlen']}")
         if iface.version == 6 and iface.ip.is_link_local:
             continue
-        out.add(Address(names[m["index"]], iface.with_prefixlen))
+        flags = m.get("IFA_FLAGS") or m["flags"] or 0
+        out.add(Address(names[m["index"]], iface.with_prefixlen,
+                        dynamic=not flags & IFA_F_PERMANENT))
     return frozenset(out)
 
 

@@ -1,0 +1,380 @@
+"""A minimal rtnetlink codec on a raw socket: struct-packed requests, batched sends, and dump
+decoding that reads only the attributes ``KernelState`` needs.
+
+pyroute2 decodes every attribute of every message into Python objects; at a few hundred links that
+is most of the cost of an observation. Decoded messages here are plain dicts with pyroute2's keys
+and value forms (``m["index"]``, ``m.get("IFLA_IFNAME")``), so ``netlink_observe`` parses either.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+NETLINK_ROUTE = 0
+SOL_NETLINK = 270
+NETLINK_CAP_ACK = 10
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK, NLM_F_DUMP_INTR = 0x1, 0x2, 0x4, 0x10
+NLM_F_DUMP = 0x300
+NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
+NLA_F_NESTED = 0x8000
+
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE = 32, 33, 34
+
+NLMSGHDR = struct.Struct("=IHHII")
+NLA = struct.Struct("=HH")
+IFINFOMSG = struct.Struct("=BxHiII")
+IFADDRMSG = struct.Struct("=BBBBI")
+RTMSG = struct.Struct("=BBBBBBBBI")  # also fib_rule_hdr
+U8, U16, U32, U64, BE16 = (struct.Struct(f) for f in ("=B", "=H", "=I", "=Q", ">H"))
+_STATS64 = struct.Struct("=8Q")  # the first 8 counters of rtnl_link_stats64
+
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
+IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_STATS64, IFLA_GROUP = 16, 18, 20, 23, 27
+IFLA_PERM_ADDRESS = 54
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFLA_VLAN_ID = 1
+IFLA_BOND_MODE, IFLA_BOND_ACTIVE_SLAVE = 1, 2
+IFLA_BOND_SLAVE_PERM_HWADDR = 4
+IFLA_BR_STP_STATE = 5
+IFLA_BR_MULTI_BOOLOPT = 46
+BR_BOOLOPT_NO_LL_LEARN = 1 << 0
+IF_OPER_UP = 6
+
+
+def _align(n: int) -> int:
+    return (n + 3) & ~3
+
+
+# ---- encoding --------------------------------------------------------------------------------
+
+
+def attr(kind: int, payload: bytes) -> bytes:
+    """One attribute, padded to 4 bytes."""
+    length = 4 + len(payload)
+    return NLA.pack(length, kind) + payload + b"\0" * (_align(length) - length)
+
+
+def nested(kind: int, *parts: bytes) -> bytes:
+    return attr(kind | NLA_F_NESTED, b"".join(parts))
+
+
+def asciiz(kind: int, text: str) -> bytes:
+    return attr(kind, text.encode() + b"\0")
+
+
+def u32(kind: int, value: int) -> bytes:
+    return attr(kind, U32.pack(value))
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def message(kind: int, flags: int, header: bytes, *attrs: bytes) -> bytes:
+    """A request without its sequence number (``RtnlSocket`` stamps it) and without NLM_F_ACK: the
+    kernel answers only a refusal, and ``RtnlSocket.batch`` asks the last of a send for an ack."""
+    body = header + b"".join(attrs)
+    return NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, flags | NLM_F_REQUEST, 0, 0) + body
+
+
+# ---- decoding --------------------------------------------------------------------------------
+
+
+def attrs(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(type, payload start, payload end) of each attribute in ``buf[start:end]``."""
+    unpack = NLA.unpack_from
+    while start + 4 <= end:
+        length, kind = unpack(buf, start)
+        if length < 4:
+            return
+        yield kind & 0x3FFF, start + 4, start + length
+        start += _align(length)
+
+
+def mac_text(buf: bytes, s: int, e: int) -> str:
+    return ":".join(f"{b:02x}" for b in buf[s:e])
+
+
+def _text(buf: bytes, s: int, e: int) -> str:
+    return buf[s:e].split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _ip(family: int, buf: bytes, s: int, e: int) -> str:
+    return socket.inet_ntop(family, buf[s:e])
+
+
+# IFLA_BR_* attribute -> (pyroute2 key, struct); group_addr is a MAC
+BRIDGE_FIELDS: dict[int, tuple[str, struct.Struct | None]] = {
+    1: ("IFLA_BR_FORWARD_DELAY", U32),
+    2: ("IFLA_BR_HELLO_TIME", U32),
+    3: ("IFLA_BR_MAX_AGE", U32),
+    4: ("IFLA_BR_AGEING_TIME", U32),
+    5: ("IFLA_BR_STP_STATE", U32),
+    6: ("IFLA_BR_PRIORITY", U16),
+    7: ("IFLA_BR_VLAN_FILTERING", U8),
+    8: ("IFLA_BR_VLAN_PROTOCOL", BE16),
+    9: ("IFLA_BR_GROUP_FWD_MASK", U16),
+    20: ("IFLA_BR_GROUP_ADDR", None),
+    22: ("IFLA_BR_MCAST_ROUTER", U8),
+    23: ("IFLA_BR_MCAST_SNOOPING", U8),
+    24: ("IFLA_BR_MCAST_QUERY_USE_IFADDR", U8),
+    25: ("IFLA_BR_MCAST_QUERIER", U8),
+    27: ("IFLA_BR_MCAST_HASH_MAX", U32),
+    28: ("IFLA_BR_MCAST_LAST_MEMBER_CNT", U32),
+    29: ("IFLA_BR_MCAST_STARTUP_QUERY_CNT", U32),
+    30: ("IFLA_BR_MCAST_LAST_MEMBER_INTVL", U64),
+    31: ("IFLA_BR_MCAST_MEMBERSHIP_INTVL", U64),
+    32: ("IFLA_BR_MCAST_QUERIER_INTVL", U64),
+    33: ("IFLA_BR_MCAST_QUERY_INTVL", U64),
+    34: ("IFLA_BR_MCAST_QUERY_RESPONSE_INTVL", U64),
+    35: ("IFLA_BR_MCAST_STARTUP_QUERY_INTVL", U64),
+    39: ("IFLA_BR_VLAN_DEFAULT_PVID", U16),
+    41: ("IFLA_BR_VLAN_STATS_ENABLED", U8),
+    42: ("IFLA_BR_MCAST_STATS_ENABLED", U8),
+    43: ("IFLA_BR_MCAST_IGMP_VERSION", U8),
+    44: ("IFLA_BR_MCAST_MLD_VERSION", U8),
+    45: ("IFLA_BR_VLAN_STATS_PER_PORT", U8),
+}
+BRIDGE_ATTR_IDS = {key: (kind, fmt) for kind, (key, fmt) in BRIDGE_FIELDS.items()}
+NO_LL_LEARN = "IFLA_BR_NO_LINKLOCAL_LEARN"  # a bit of IFLA_BR_MULTI_BOOLOPT
+
+
+def _bridge_data(buf: bytes, s: int, e: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind, ps, pe in attrs(buf, s, e):
+        if kind == IFLA_BR_MULTI_BOOLOPT and pe - ps >= 8:
+            value, mask = struct.unpack_from("=II", buf, ps)
+            if mask & BR_BOOLOPT_NO_LL_LEARN:
+                out[NO_LL_LEARN] = int(bool(value & BR_BOOLOPT_NO_LL_LEARN))
+            continue
+        field = BRIDGE_FIELDS.get(kind)
+        if field is None:
+            continue
+        key, fmt = field
+        out[key] = mac_text(buf, ps, pe) if fmt is None else fmt.unpack_from(buf, ps)[0]
+    return out
+
+
+def _kind_data(kind: str | None, buf: bytes, s: int, e: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if kind == "bridge":
+        return _bridge_data(buf, s, e)
+    for k, ps, _pe in attrs(buf, s, e):
+        if kind == "vlan" and k == IFLA_VLAN_ID:
+            out["IFLA_VLAN_ID"] = U16.unpack_from(buf, ps)[0]
+        elif kind == "bond" and k == IFLA_BOND_ACTIVE_SLAVE:
+            out["IFLA_BOND_ACTIVE_SLAVE"] = U32.unpack_from(buf, ps)[0]
+        elif kind == "bond" and k == IFLA_BOND_MODE:
+            out["IFLA_BOND_MODE"] = U8.unpack_from(buf, ps)[0]
+    return out
+
+
+def _linkinfo(buf: bytes, s: int, e: int) -> dict[str, Any]:
+    parts = {k: (ps, pe) for k, ps, pe in attrs(buf, s, e)}
+    out: dict[str, Any] = {}
+    kind = None
+    if IFLA_INFO_KIND in parts:
+        kind = _text(buf, *parts[IFLA_INFO_KIND])
+        out["IFLA_INFO_KIND"] = kind
+    if IFLA_INFO_DATA in parts:
+        out["IFLA_INFO_DATA"] = _kind_data(kind, buf, *parts[IFLA_INFO_DATA])
+    slave_kind = _text(buf, *parts[IFLA_INFO_SLAVE_KIND]) if IFLA_INFO_SLAVE_KIND in parts else None
+    if IFLA_INFO_SLAVE_DATA in parts and slave_kind == "bond":
+        slave: dict[str, Any] = {}
+        for k, ps, pe in attrs(buf, *parts[IFLA_INFO_SLAVE_DATA]):
+            if k == IFLA_BOND_SLAVE_PERM_HWADDR:
+                slave["IFLA_BOND_SLAVE_PERM_HWADDR"] = mac_text(buf, ps, pe)
+        out["IFLA_INFO_SLAVE_DATA"] = slave
+    return out
+
+
+def _stats64(buf: bytes, s: int, e: int) -> dict[str, int]:
+    (_rxp, _txp, rxb, txb, rxe, txe, rxd, txd) = _STATS64.unpack_from(buf, s)
+    return {"rx_bytes": rxb, "tx_bytes": txb, "rx_errors": rxe, "tx_errors": txe,
+            "rx_dropped": rxd, "tx_dropped": txd}
+
+
+def _u32(buf: bytes, s: int, e: int) -> int:
+    return int(U32.unpack_from(buf, s)[0])
+
+
+def _operstate(buf: bytes, s: int, e: int) -> str:
+    return "UP" if buf[s] == IF_OPER_UP else str(buf[s])
+
+
+_LINK_ATTRS: dict[int, tuple[str, Callable[[bytes, int, int], Any]]] = {
+    IFLA_ADDRESS: ("IFLA_ADDRESS", mac_text),
+    IFLA_IFNAME: ("IFLA_IFNAME", _text),
+    IFLA_MTU: ("IFLA_MTU", _u32),
+    IFLA_LINK: ("IFLA_LINK", _u32),
+    IFLA_MASTER: ("IFLA_MASTER", _u32),
+    IFLA_OPERSTATE: ("IFLA_OPERSTATE", _operstate),
+    IFLA_LINKINFO: ("IFLA_LINKINFO", _linkinfo),
+    IFLA_IFALIAS: ("IFLA_IFALIAS", _text),
+    IFLA_STATS64: ("IFLA_STATS64", _stats64),
+    IFLA_GROUP: ("IFLA_GROUP", _u32),
+    IFLA_PERM_ADDRESS: ("IFLA_PERM_ADDRESS", mac_text),
+}
+
+
+def decode_link(buf: bytes, s: int, e: int) -> dict[str, Any]:
+    _family, _type, index, flags, _change = IFINFOMSG.unpack_from(buf, s)
+    m: dict[str, Any] = {"index": index, "flags": flags}
+    for kind, ps, pe in attrs(buf, s + IFINFOMSG.size, e):
+        known = _LINK_ATTRS.get(kind)
+        if known is not None:
+            m[known[0]] = known[1](buf, ps, pe)
+    return m
+
+
+def decode_addr(buf: bytes, s: int, e: int) -> dict[str, Any]:
+    family, prefixlen, flags, scope, index = IFADDRMSG.unpack_from(buf, s)
+    m: dict[str, Any] = {"family": family, "prefixlen": prefixlen, "flags": flags,
+                         "scope": scope, "index": index}
+    for kind, ps, pe in attrs(buf, s + IFADDRMSG.size, e):
+        if kind == 1:
+            m["IFA_ADDRESS"] = _ip(family, buf, ps, pe)
+        elif kind == 2:
+            m["IFA_LOCAL"] = _ip(family, buf, ps, pe)
+        elif kind == 8:
+            m["IFA_FLAGS"] = _u32(buf, ps, pe)
+    return m
+
+
+def decode_route(buf: bytes, s: int, e: int) -> dict[str, Any]:
+    family, dst_len, src_len, _tos, table, proto, scope, rtype, _flags = RTMSG.unpack_from(buf, s)
+    m: dict[str, Any] = {"family": family, "dst_len": dst_len, "src_len": src_len,
+                         "table": table, "proto": proto, "scope": scope, "type": rtype}
+    for kind, ps, pe in attrs(buf, s + RTMSG.size, e):
+        if kind == 1:
+            m["RTA_DST"] = _ip(family, buf, ps, pe)
+        elif kind == 4:
+            m["RTA_OIF"] = _u32(buf, ps, pe)
+        elif kind == 5:
+            m["RTA_GATEWAY"] = _ip(family, buf, ps, pe)
+        elif kind == 15:
+            m["RTA_TABLE"] = _u32(buf, ps, pe)
+    return m
+
+
+def decode_rule(buf: bytes, s: int, e: int) -> dict[str, Any]:
+    family, dst_len, src_len, _tos, table, _r1, _r2, action, _flags = RTMSG.unpack_from(buf, s)
+    m: dict[str, Any] = {"family": family, "dst_len": dst_len, "src_len": src_len,
+                         "table": table, "action": action}
+    for kind, ps, pe in attrs(buf, s + RTMSG.size, e):
+        if kind == 1:
+            m["FRA_DST"] = _ip(family, buf, ps, pe)
+        elif kind == 2:
+            m["FRA_SRC"] = _ip(family, buf, ps, pe)
+        elif kind == 6:
+            m["FRA_PRIORITY"] = _u32(buf, ps, pe)
+        elif kind == 15:
+            m["FRA_TABLE"] = _u32(buf, ps, pe)
+    return m
+
+
+# ---- the socket ------------------------------------------------------------------------------
+
+MAX_SEND = 64 * 1024  # bytes per sendmsg (well under the socket's send buffer)
+
+
+class RtnlSocket:
+    """A NETLINK_ROUTE socket bound to the namespace of the thread that opened it.
+
+    Not thread-safe: callers serialize (``NetlinkBackend`` holds a lock)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        self.sock.bind((0, 0))
+        self.seq = int.from_bytes(os.urandom(2), "little") << 8
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _stamp(self, msg: bytes) -> tuple[int, bytes]:
+        self.seq = (self.seq + 1) & 0xFFFFFFFF or 1
+        return self.seq, msg[:8] + U32.pack(self.seq) + msg[12:]
+
+    def _recv(self) -> Iterator[tuple[int, int, int, bytes, int, int]]:
+        """(type, flags, seq, buffer, payload start, payload end) of every message received."""
+        buf = self.sock.recv(1 << 20)
+        off = 0
+        while off + NLMSGHDR.size <= len(buf):
+            length, kind, flags, seq, _pid = NLMSGHDR.unpack_from(buf, off)
+            if length < NLMSGHDR.size:
+                break
+            yield kind, flags, seq, buf, off + NLMSGHDR.size, off + length
+            off += _align(length)
+
+    def dump(self, kind: int, header: bytes) -> list[tuple[bytes, int, int]]:
+        """All messages of one dump request, as (buffer, start, end) of each payload."""
+        return self.get(message(kind, NLM_F_DUMP, header))
+
+    def get(self, msg: bytes) -> list[tuple[bytes, int, int]]:
+        """Send one request and collect its answers until NLMSG_DONE or its ack; a refusal
+        raises OSError with the kernel's errno."""
+        seq, stamped = self._stamp(msg)
+        self.sock.send(_with_ack(stamped))
+        out: list[tuple[bytes, int, int]] = []
+        interrupted = 0
+        while True:
+            for mtype, flags, mseq, buf, s, e in self._recv():
+                if mseq != seq:
+                    continue
+                interrupted |= flags & NLM_F_DUMP_INTR
+                if mtype == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", buf, s)[0]
+                    if code:
+                        raise OSError(code, os.strerror(code))
+                if mtype in (NLMSG_DONE, NLMSG_ERROR):
+                    if interrupted:  # the kernel changed under the dump: the caller retries
+                        raise InterruptedError(errno.EINTR, "netlink dump interrupted")
+                    return out
+                out.append((buf, s, e))
+
+    def batch(self, msgs: Sequence[bytes]) -> dict[int, int]:
+        """Send requests (as few sendmsg calls as fit), each acked; return {position: errno} of
+        the ones the kernel refused. The kernel runs every message even after a refusal."""
+        stamped = [self._stamp(m) for m in msgs]
+        position = {seq: i for i, (seq, _m) in enumerate(stamped)}
+        failed: dict[int, int] = {}
+        start = 0
+        while start < len(stamped):
+            size, stop = 0, start
+            while stop < len(stamped) and (stop == start
+                                           or size + len(stamped[stop][1]) < MAX_SEND):
+                size += len(stamped[stop][1])
+                stop += 1
+            chunk = stamped[start:stop]
+            # only the last of a chunk asks for an ack; the others answer only when refused
+            body = b"".join(m for _s, m in chunk[:-1]) + _with_ack(chunk[-1][1])
+            self.sock.send(body)
+            last = chunk[-1][0]
+            done = False
+            while not done:
+                for mtype, _flags, mseq, buf, s, _e in self._recv():
+                    if mtype != NLMSG_ERROR or mseq not in position:
+                        continue
+                    code = -struct.unpack_from("=i", buf, s)[0]
+                    if code:
+                        failed[position[mseq]] = code
+                    done = done or mseq == last
+            start = stop
+        return failed
+
+
+def _with_ack(msg: bytes) -> bytes:
+    flags = U16.unpack_from(msg, 6)[0] | NLM_F_ACK
+    return msg[:6] + U16.pack(flags) + msg[8:]

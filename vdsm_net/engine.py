@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,13 +22,18 @@ from vdsm_net.merge import merge
 from vdsm_net.model import Request, RunningConfig
 from vdsm_net.ops import Op
 from vdsm_net.plan import diff, in_use_bridges, touched
-from vdsm_net.render import render
+from vdsm_net.render import dynamic_changes, render, revert_target
 from vdsm_net.validate import validate
 
 log = logging.getLogger(__name__)
 
 ConfirmWait = Callable[[float, float], bool]
 """``wait(since, timeout) -> bool``: True when a client confirmed connectivity after ``since``."""
+
+OnApplied = Callable[[RunningConfig], None]
+"""``on_applied(config)``: the kernel now matches ``config``; start what follows it (DHCP clients,
+SLAAC, nameservers) before the connectivity check. After a failure it is called again with the
+previous running config, so what it started is stopped or restored with the revert."""
 
 VERIFY_ROUNDS = 3
 """How many times the engine re-observes and applies the remaining delta before it gives up.
@@ -130,21 +135,30 @@ class Engine:
         bondings: Mapping[str, Any],
         options: Mapping[str, Any],
         confirm: ConfirmWait | None = None,
+        on_applied: OnApplied | None = None,
     ) -> SetupResult:
         """Apply a request. On failure the touched objects are reverted and the error re-raised."""
         with self._lock:
             prepared = self.prepare(networks, bondings, options)
             start = time.time()
             applied: list[Op] = []
+            called = False
             try:
                 self._converge(prepared.target, prepared.plan, applied)
+                if on_applied is not None:
+                    called = True
+                    on_applied(prepared.desired)
                 opts = prepared.request.options
                 if opts.connectivity_check and not opts.in_rollback:
                     wait = confirm or (lambda _since, _timeout: False)
                     if not wait(start, float(opts.connectivity_timeout)):
                         raise NetworkError(ERR_LOST_CONNECTION, "connectivity check failed")
             except BaseException:
-                self._revert(prepared.observed, applied)
+                if called and on_applied is not None:
+                    self._restore_dynamic(on_applied)
+                scope = touched(applied, prepared.observed) | dynamic_changes(
+                    self.running, prepared.desired)
+                self._revert(revert_target(prepared.observed, self.running), scope)
                 raise
             self.running = prepared.desired
             committed = prepared.request.options.commit_on_success
@@ -174,8 +188,15 @@ class Engine:
             + "; ".join(op.describe() for op in ops[:5])
         )
 
-    def _revert(self, pre: KernelState, applied: Iterable[Op]) -> None:
-        scope = touched(applied, pre)
+    def _restore_dynamic(self, on_applied: OnApplied) -> None:
+        """Give the previous config its clients back before the kernel revert."""
+        try:
+            on_applied(self.running)
+        except Exception:  # must never hide the original error
+            log.exception("restoring the dynamic configuration failed")
+
+    def _revert(self, pre: KernelState, scope: frozenset[str]) -> None:
+        """Put the links in ``scope`` back as ``pre`` (what ``pre.dynamic`` names is kept)."""
         if not scope:
             return
         log.warning("reverting %d links to their pre-call state", len(scope))
@@ -206,7 +227,7 @@ class Engine:
             try:
                 self._converge(target, plan, applied)
             except BaseException:
-                self._revert(observed, applied)
+                self._revert(revert_target(observed, self.running), touched(applied, observed))
                 raise
             return SetupResult(plan, len(applied), {}, bool(applied))
 

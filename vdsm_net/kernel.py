@@ -67,6 +67,8 @@ class Link:
 class Address:
     ifname: str
     address: str  # "addr/prefixlen", compressed; link-local IPv6 is never observed
+    dynamic: bool = field(default=False, compare=False)
+    """Observed: the kernel holds it with a lifetime (SLAAC, DHCPv6), i.e. not IFA_F_PERMANENT."""
 
     @property
     def family(self) -> int:

@@ -2,8 +2,9 @@
 
 Managed addresses and routes are those on wanted links; managed rules are those at the
 source-routing priority. A dynamic ``(link, family)`` (``target.dynamic``: DHCP or SLAAC) keeps
-whatever its client configured: those addresses, routes and the rules into their tables are
-never deleted here. Removals run before links are deleted or bounced; additions run last,
+whatever its client configured: those addresses (``render.client_address``: IPv6 ones only when
+the kernel holds them with a lifetime), routes and the rules into their tables are never
+deleted here. Removals run before links are deleted or bounced; additions run last,
 with the main table's default routes at the very end.
 
 Kernel side effects are made explicit: a link that goes down (``bounced``) loses its routes and
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 
 from vdsm_net.kernel import MAIN_TABLE, Address, KernelState, Link, Route, Rule
 from vdsm_net.ops import AddAddress, AddRoute, AddRule, DelAddress, DelRoute, DelRule, Op
+from vdsm_net.render import client_address
 
 
 def _route_order(route: Route) -> tuple[bool, bool, int, int, str, str, str]:
@@ -44,7 +46,7 @@ class IpPlan:
         o_addr = {a for a in observed.addresses if a.ifname in want and a.ifname not in dead}
         self.del_addr = {
             a for a in o_addr
-            if (a.ifname, a.family) not in dyn
+            if not client_address(a, dyn)
             and (a not in t_addr or (a.family == 6 and a.ifname in bounced))
         }
         refresh4 = {a.ifname for a in self.del_addr if a.family == 4}

@@ -118,6 +118,38 @@ def dynamic_families(config: RunningConfig) -> frozenset[tuple[str, int]]:
     return frozenset(out)
 
 
+def client_address(address: Address, dynamic: frozenset[tuple[str, int]]) -> bool:
+    """Whether an address belongs to a DHCP client or SLAAC rather than to the plan: any IPv4
+    address of a DHCPv4 pair (bootproto dhcp has no static IPv4), and the IPv6 addresses of a
+    dynamic IPv6 pair that the kernel holds with a lifetime (a static ``ipv6addr`` is permanent
+    and stays the plan's, so removing it from an autoconf network deletes it)."""
+    return (address.ifname, address.family) in dynamic and (
+        address.family == 4 or address.dynamic
+    )
+
+
+def dynamic_changes(old: RunningConfig, new: RunningConfig) -> frozenset[str]:
+    """The top devices whose dynamic families differ between two configs: a client started or
+    stopped there may have changed them, so a revert must look at them even without a write."""
+    return frozenset(name for name, _ in dynamic_families(old) ^ dynamic_families(new))
+
+
+def revert_target(pre: KernelState, config: RunningConfig) -> KernelState:
+    """The pre-call observation as a revert target for ``config`` (the running config it goes
+    back to): what that config's clients configure is theirs, not the revert's, so a lease that
+    arrived or changed during the failed call is neither deleted nor replaced by the old one."""
+    dyn = dynamic_families(config)
+    routes = frozenset(r for r in pre.routes if (r.oif, r.family) not in dyn)
+    tables = {r.table for r in pre.routes - routes if r.table != MAIN_TABLE}
+    return KernelState(
+        links=pre.links,
+        addresses=frozenset(a for a in pre.addresses if not client_address(a, dyn)),
+        routes=routes,
+        rules=frozenset(r for r in pre.rules if r.table not in tables),
+        dynamic=dyn,
+    )
+
+
 def _nic(name: str, mtu: int, master: str | None, observed: KernelState) -> Link:
     seen = observed.links.get(name)
     link = Link(name, "nic", mtu=mtu, up=True, master=master, tag=NIC_TAG)

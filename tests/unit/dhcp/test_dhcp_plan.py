@@ -131,7 +131,7 @@ def test_slaac_addresses_are_kept_and_static_ipv4_on_the_same_link_is_managed() 
     net = Network("v6", nic="eth1", bridged=False, ipv6autoconf=True, ipaddr="10.0.0.1",
                   netmask="255.255.255.0")
     config = RunningConfig(networks={"v6": net})
-    slaac = Address("eth1", "2001:db8::5054:ff:fe00:1/64")
+    slaac = Address("eth1", "2001:db8::5054:ff:fe00:1/64", dynamic=True)
     ra_route = Route("::/0", "eth1", "fe80::1", MAIN_TABLE)
     stray4 = Address("eth1", "10.0.0.9/24")
     observed = converged(config, {slaac, stray4}, {ra_route})

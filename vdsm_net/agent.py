@@ -81,7 +81,7 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         await loop.run_in_executor(None, apply_boot_spec, engine, spec)
     if dhcp is not None:  # adopted or boot-spec DHCP networks get their clients back
         await loop.run_in_executor(None, dhcp.apply, engine.running)
-        dhcp.on_change = api.emit_host_conn
+        dhcp.on_change = api.lease_changed
         dhcp.start_monitor()
     drift = start_drift(args, engine, api)
     if drift is not None:

@@ -12,10 +12,10 @@ from typing import Any
 from rpc.jsonrpc import RpcError
 from vdsm_net.caps import network_caps
 from vdsm_net.dhcp import DhcpManager
-from vdsm_net.dns import apply_nameservers, desired_nameservers
+from vdsm_net.dns import Nameservers
 from vdsm_net.drift import CAPS_KEY as DRIFT_CAPS_KEY
 from vdsm_net.drift import DriftMonitor
-from vdsm_net.engine import Engine, SetupResult
+from vdsm_net.engine import Engine, OnApplied, SetupResult
 from vdsm_net.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
 from vdsm_net.hooks import (
     AFTER_NETWORK_SETUP,
@@ -28,6 +28,7 @@ from vdsm_net.hooks import (
 )
 from vdsm_net.hostinfo import HostInfo
 from vdsm_net.kernel import KernelState
+from vdsm_net.model import RunningConfig
 from vdsm_net.ops import plan_to_json
 from vdsm_net.resolv import host_nameservers
 from vdsm_net.stats import host_stats, network_statistics
@@ -81,6 +82,7 @@ class HostApi:
         hooks: Hooks | None = None,
         host: HostInfo | None = None,
         dhcp: DhcpManager | None = None,
+        nameservers: Nameservers | None = None,
     ) -> None:
         self.engine = engine
         self.connectivity = Connectivity()
@@ -90,7 +92,8 @@ class HostApi:
         self._busy = threading.Lock()  # setupNetworks and setSafeNetworkConfig: 40 when held
         self.net_config_dirty = False
         self.drift: DriftMonitor | None = None  # set by the agent when --drift is not off
-        self.dhcp = dhcp  # DHCP clients and SLAAC follow every successful setup
+        self.dhcp = dhcp  # DHCP clients and SLAAC start inside every setup, before its check
+        self.nameservers = nameservers or Nameservers()
 
     def register(self, register: Register) -> None:
         register("Host.ping", self.ping)
@@ -129,7 +132,6 @@ class HostApi:
         try:
             self.net_config_dirty = True  # even when the call then fails (vdsm-wire §4.7)
             result = self._setup_with_hooks(networks, bondings, options)
-            self._dynamic(networks)
             if result.committed:
                 self.net_config_dirty = False
             if result.changed:
@@ -141,15 +143,35 @@ class HostApi:
         finally:
             self._busy.release()
 
-    def _dynamic(self, networks: dict[str, Any]) -> None:
-        """DHCP clients, SLAAC and nameservers after a setup (vdsm_net.dhcp, vdsm_net.dns)."""
+    def _on_applied(self, networks: dict[str, Any]) -> OnApplied | None:
+        """The engine's ``on_applied`` step for one request: DHCP clients, SLAAC and
+        nameservers follow the applied config before the connectivity check, so a client can
+        confirm over a fresh lease; on a revert the previous config's are restored (no wait)."""
         if self.dhcp is None:  # the simulated kernel: no clients, the host's DNS untouched
-            return
+            return None
+        dhcp = self.dhcp
         blocking = [n for n, a in networks.items() if isinstance(a, dict)
                     and str(a.get("blockingdhcp", "")).lower() in ("true", "1")]
-        self.dhcp.apply(self.engine.running, blocking, BLOCKING_DHCP_TIMEOUT)
-        link, servers = desired_nameservers(self.engine.running, self.dhcp.leases())
-        apply_nameservers(link, servers)
+        previous = self.engine.running
+
+        def on_applied(config: RunningConfig) -> None:
+            wait = blocking if config is not previous else []
+            if not dhcp.apply(config, wait, BLOCKING_DHCP_TIMEOUT):
+                log.warning("blockingdhcp: no lease for %s within %s s", wait,
+                            BLOCKING_DHCP_TIMEOUT)
+            self.nameservers.update(config, dhcp.leases())
+
+        return on_applied
+
+    def lease_changed(self) -> None:
+        """A new or changed lease (the DHCP monitor): its DNS where the policy wants it, and
+        ``|net|host_conn|no_id`` as vdsm's DHCP monitor sends."""
+        if self.dhcp is not None:
+            try:
+                self.nameservers.update(self.engine.running, self.dhcp.leases())
+            except Exception:
+                log.exception("nameservers after a lease change")
+        self.emit_host_conn()
 
     def _setup_with_hooks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
@@ -169,7 +191,8 @@ class HostApi:
                     request = request_of(out)
                 except HookError as exc:
                     raise NetworkError(ERR_HOOK, f"Hook error: {exc}") from exc
-            result = self.engine.setup(*request, confirm=self.connectivity.wait)
+            result = self.engine.setup(*request, confirm=self.connectivity.wait,
+                                       on_applied=self._on_applied(request[0]))
         except BaseException:
             self._run_quietly(AFTER_NETWORK_SETUP_FAIL, data)
             raise

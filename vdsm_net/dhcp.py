@@ -1,9 +1,11 @@
-"""DHCPv4 clients and IPv6 autoconf for the networks that ask for them (vdsm-wire §4.4-§4.5).
+"""DHCP clients and IPv6 autoconf for the networks that ask for them (vdsm-wire §4.4-§4.5).
 
 One busybox ``udhcpc`` per DHCPv4 network, on its top device, in the backend's namespace. It keeps
 its lease in memory; its event script (``vdsm_net.dhcp_hook``) configures the kernel and records
-the lease as JSON under the run directory (/run or /tmp only: nothing persists a reboot). SLAAC is
-the kernel's: per-interface ``autoconf``/``accept_ra`` sysctls, which are runtime only.
+the lease as JSON under the run directory (/run or /tmp only: nothing persists a reboot). One
+``vdsm_net.dhcp6_client`` per DHCPv6 network does the same for IPv6 (why our own: see there).
+SLAAC is the kernel's: per-interface ``autoconf``/``accept_ra`` sysctls, which are runtime only;
+a link that leaves SLAAC gets them off and loses its autoconf addresses and RA routes.
 
 ``DhcpManager.apply(config)`` is called after every successful setup: it starts the clients that
 are missing, restarts those whose table changed (the default-route role moved), and stops with a
@@ -42,6 +44,13 @@ class ClientSpec:
     network: str
     ifname: str
     table: int  # 254 for the default-route network, else its source-routing table
+    family: int = 4
+
+
+def client6_specs(config: RunningConfig) -> dict[str, ClientSpec]:
+    """The DHCPv6 clients a config needs, by top device."""
+    return {net.top: ClientSpec(name, net.top, MAIN_TABLE, 6)
+            for name, net in sorted(config.networks.items()) if net.dhcpv6 and net.top}
 
 
 def client_specs(config: RunningConfig) -> dict[str, ClientSpec]:
@@ -80,8 +89,9 @@ class DhcpManager:
         self.netns = netns
         self.on_change = on_change
         self.client = client
-        self._procs: dict[str, tuple[ClientSpec, subprocess.Popen[bytes]]] = {}
-        self._seen: dict[str, tuple[str, str | None]] = {}
+        self._procs: dict[tuple[int, str], tuple[ClientSpec, subprocess.Popen[bytes]]] = {}
+        self._seen: dict[tuple[int, str], tuple[str, str | None]] = {}
+        self._slaac: set[str] = set()  # links this manager gave accept_ra=2
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -90,8 +100,19 @@ class DhcpManager:
     def _prefix(self) -> list[str]:
         return ["ip", "netns", "exec", self.netns] if self.netns else []
 
-    def state_file(self, ifname: str) -> Path:
-        return self.run_dir / f"{ifname}.lease4.json"
+    def state_file(self, ifname: str, family: int = 4) -> Path:
+        return self.run_dir / f"{ifname}.lease{family}.json"
+
+    def _env(self, ifname: str, family: int, table: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env[ENV_STATE] = str(self.state_file(ifname, family))
+        env[ENV_TABLE] = str(table)
+        pythonpath = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH")) if p)
+        return env
+
+    def _client6(self, *args: str) -> list[str]:
+        return [*self._prefix(), sys.executable, "-m", "vdsm_net.dhcp6_client", *args]
 
     def _script(self) -> Path:
         script = self.run_dir / "udhcpc-hook"
@@ -104,6 +125,9 @@ class DhcpManager:
 
     def _start(self, spec: ClientSpec) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if spec.family == 6:
+            self._spawn(spec, self._client6(spec.ifname))
+            return
         state = self.state_file(spec.ifname)
         argv = [*self._prefix(), *self.client, "-f", "-i", spec.ifname, "-s", str(self._script()),
                 "-t", "5", "-T", "2", "-A", "3"]
@@ -113,29 +137,30 @@ class DhcpManager:
             state.with_name(state.name + START_SUFFIX).touch()  # keep it through the 1st deconfig
         elif old is not None:  # the table moved: the new client re-adds the lease there
             self._run_hook("deconfig", spec.ifname, int(old["table"]))
-        env = dict(os.environ)
-        env[ENV_STATE] = str(state)
-        env[ENV_TABLE] = str(spec.table)
-        pythonpath = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH")) if p)
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self._procs[spec.ifname] = (spec, proc)
-        log.info("dhcp: client on %s (table %d), pid %d", spec.ifname, spec.table, proc.pid)
+        self._spawn(spec, argv)
 
-    def _run_hook(self, action: str, ifname: str, table: int) -> None:
-        env = dict(os.environ)
-        env[ENV_STATE] = str(self.state_file(ifname))
-        env[ENV_TABLE] = str(table)
-        subprocess.run([*self._prefix(), str(self._script()), action], env=env, check=False,
+    def _spawn(self, spec: ClientSpec, argv: list[str]) -> None:
+        proc = subprocess.Popen(argv, env=self._env(spec.ifname, spec.family, spec.table),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self._procs[(spec.family, spec.ifname)] = (spec, proc)
+        log.info("dhcp: v%d client on %s (table %d), pid %d", spec.family, spec.ifname,
+                 spec.table, proc.pid)
+
+    def _run_hook(self, action: str, ifname: str, table: int, family: int = 4) -> None:
+        argv = ([*self._prefix(), str(self._script()), action] if family == 4
+                else self._client6("--deconfig", ifname))
+        subprocess.run(argv, env=self._env(ifname, family, table), check=False,
                        capture_output=True)
 
-    def _stop_client(self, ifname: str, release: bool) -> None:
-        spec, proc = self._procs.pop(ifname)
+    def _stop_client(self, key: tuple[int, str], release: bool) -> None:
+        spec, proc = self._procs.pop(key)
+        family, ifname = key
+        state = self.state_file(ifname, family)
         if release and proc.poll() is None:
-            proc.send_signal(signal.SIGUSR2)  # release: udhcpc runs the deconfig hook
+            proc.send_signal(signal.SIGUSR2)  # release: the client deconfigures its lease
             deadline = time.monotonic() + 3
-            while self.state_file(ifname).exists() and time.monotonic() < deadline:
+            while state.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
         if proc.poll() is None:
             proc.terminate()
@@ -144,63 +169,86 @@ class DhcpManager:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if release and self.state_file(ifname).exists():  # the client died early
-            self._run_hook("deconfig", ifname, spec.table)
-        self._seen.pop(ifname, None)
-        log.info("dhcp: client on %s stopped%s", ifname, " (released)" if release else "")
+        if release and state.exists():  # the client died early
+            self._run_hook("deconfig", ifname, spec.table, family)
+        self._seen.pop(key, None)
+        log.info("dhcp: v%d client on %s stopped%s", family, ifname,
+                 " (released)" if release else "")
 
     # -- the interface -----------------------------------------------------------------
     def apply(self, config: RunningConfig, blocking: Iterable[str] = (),
               timeout: float = 0.0) -> bool:
         """Make the clients and sysctls match ``config``; with ``blocking`` network names, wait
         up to ``timeout`` s for their leases (vdsm's blockingdhcp). True when all arrived."""
-        specs = client_specs(config)
+        specs = {(4, n): s for n, s in client_specs(config).items()}
+        specs.update({(6, n): s for n, s in client6_specs(config).items()})
         with self._lock:
-            for ifname in sorted(self._procs):
-                spec, proc = self._procs[ifname]
-                if specs.get(ifname) != spec or proc.poll() is not None:
-                    self._stop_client(ifname, release=ifname not in specs)
-            for ifname, spec in sorted(specs.items()):
-                if ifname not in self._procs:
+            for key in sorted(self._procs):
+                spec, proc = self._procs[key]
+                if specs.get(key) != spec or proc.poll() is not None:
+                    self._stop_client(key, release=key not in specs)
+            for key, spec in sorted(specs.items()):
+                if key not in self._procs:
                     self._start(spec)
-            for ifname, (autoconf, accept_ra) in sorted(slaac_settings(config).items()):
-                self._sysctl(ifname, "autoconf", autoconf)
-                self._sysctl(ifname, "accept_ra", accept_ra)
-        wanted = [s.ifname for s in specs.values() if s.network in set(blocking)]
+            self._apply_slaac(slaac_settings(config))
+        wanted = [(s.ifname, s.family) for s in specs.values() if s.network in set(blocking)]
         return self.wait_for_leases(wanted, timeout)
+
+    def _apply_slaac(self, settings: dict[str, tuple[int, int]]) -> None:
+        """Set the sysctls; a link that leaves SLAAC (its network removed, or autoconf off)
+        gets them off and its autoconf addresses and RA routes flushed, so an RA that came
+        between the plan and now leaves nothing behind."""
+        for ifname in sorted(self._slaac - {n for n, (_, ra) in settings.items() if ra}):
+            self._sysctl(ifname, "autoconf", 0)
+            self._sysctl(ifname, "accept_ra", 0)
+            if (6, ifname) not in self._procs:
+                self._ip("-6", "addr", "flush", "dev", ifname, "scope", "global", "dynamic")
+            self._ip("-6", "route", "flush", "dev", ifname, "proto", "ra")
+            self._slaac.discard(ifname)
+        for ifname, (autoconf, accept_ra) in sorted(settings.items()):
+            self._sysctl(ifname, "autoconf", autoconf)
+            self._sysctl(ifname, "accept_ra", accept_ra)
+            if accept_ra:
+                self._slaac.add(ifname)
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run([*self._prefix(), "ip", *args], capture_output=True, check=False)
 
     def _sysctl(self, ifname: str, key: str, value: int) -> None:
         path = f"/proc/sys/net/ipv6/conf/{ifname}/{key}"
         subprocess.run([*self._prefix(), "sh", "-c", 'echo "$1" > "$2"', "sh", str(value), path],
                        capture_output=True, check=False)
 
-    def wait_for_leases(self, ifnames: Iterable[str], timeout: float) -> bool:
-        names = list(ifnames)
+    def wait_for_leases(self, wanted: Iterable[tuple[str, int]], timeout: float) -> bool:
+        """Wait for the ``(ifname, family)`` leases; True when all are there."""
+        files = [self.state_file(n, f) for n, f in wanted]
         deadline = time.monotonic() + timeout
         while True:
-            if all(self.state_file(n).exists() for n in names):
+            if all(f.exists() for f in files):
                 return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)
 
-    def leases(self) -> dict[str, dict[str, Any]]:
-        """The current DHCPv4 leases, by interface."""
+    def leases(self, family: int = 4) -> dict[str, dict[str, Any]]:
+        """The current leases of one family, by interface."""
         out = {}
-        for ifname in sorted(self._procs):
-            lease = read_lease(self.state_file(ifname))
+        for fam, ifname in sorted(self._procs):
+            lease = read_lease(self.state_file(ifname, fam)) if fam == family else None
             if lease is not None:
                 out[ifname] = lease
         return out
 
-    def clients(self) -> dict[str, int]:
-        """The running clients' pids, by interface."""
-        return {n: p.pid for n, (_, p) in sorted(self._procs.items()) if p.poll() is None}
+    def clients(self, family: int = 4) -> dict[str, int]:
+        """The running clients' pids of one family, by interface."""
+        return {n: p.pid for (f, n), (_, p) in sorted(self._procs.items())
+                if f == family and p.poll() is None}
 
     def poll(self) -> bool:
         """True (and ``on_change`` called) when a lease is new or its address/router changed."""
         with self._lock:
-            now = {n: (str(v["address"]), v.get("router")) for n, v in self.leases().items()}
+            now = {(f, n): (str(v["address"]), v.get("router"))
+                   for f in (4, 6) for n, v in self.leases(f).items()}
             changed = any(self._seen.get(n) != v for n, v in now.items())
             self._seen = now
         if changed and self.on_change is not None:
@@ -224,5 +272,5 @@ class DhcpManager:
         if self._monitor is not None:
             self._monitor.join()
         with self._lock:
-            for ifname in sorted(self._procs):
-                self._stop_client(ifname, release)
+            for key in sorted(self._procs):
+                self._stop_client(key, release)

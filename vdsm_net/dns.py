@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -88,3 +89,47 @@ def apply_nameservers(
         f.write(render_resolv(servers))
     os.replace(tmp, real)
     return "written"
+
+
+class Nameservers:
+    """The policy over time: remembers what it wrote, so that what it wrote can be cleared.
+
+    ``nameservers: []`` on a DHCP default-route network whose lease has no DNS (yet), or the
+    default-route network removed or losing the role, leaves no desired servers (None); if this
+    agent wrote some, they are cleared (vdsm-wire §4.5: losing the role clears DNS). A host
+    resolver this agent never wrote stays untouched. A lease that arrives later is applied by
+    ``update`` called from the lease monitor.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        roots: Sequence[str] = RUNTIME_ROOTS,
+        resolved_dir: str = RESOLVED_DIR,
+    ) -> None:
+        self._where = (path, tuple(roots), resolved_dir)
+        self._written: tuple[str | None, tuple[str, ...]] | None = None
+        self._lock = threading.Lock()
+
+    def _apply(self, link: str | None, servers: Sequence[str]) -> str:
+        path, roots, resolved_dir = self._where
+        return apply_nameservers(link, servers, path, roots, resolved_dir)
+
+    def update(self, config: RunningConfig, leases: Mapping[str, Mapping[str, Any]]) -> str:
+        """Apply the policy for ``config``; returns what was done (see ``apply_nameservers``)."""
+        link, servers = desired_nameservers(config, leases)
+        with self._lock:
+            old = self._written
+            if servers is None:
+                if old is None or not old[1]:
+                    return "unchanged"
+                link, servers = old[0], []
+            want = (link, tuple(servers))
+            if want == old:
+                return "unchanged"
+            if old is not None and old[1] and old[0] != link:
+                self._apply(old[0], [])  # per-link DNS of a link that lost the role
+            done = self._apply(link, servers)
+            if done in ("written", "resolved"):
+                self._written = want
+            return done

@@ -1,4 +1,4 @@
-"""DHCPv4 and SLAAC against dnsmasq on the far end of a veth pair, in its own namespace."""
+"""DHCPv4, DHCPv6 and SLAAC against dnsmasq on the far end of a veth pair, in its own namespace."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ POOL = "192.0.2."
 
 @pytest.fixture
 def dhcp_server(nics_ns: str, tmp_path: Path) -> Iterator[str]:
-    """dnsmasq serving DHCPv4 and router advertisements behind veth_0 (the peer, veth_0p)."""
+    """dnsmasq serving DHCPv4, stateful DHCPv6 and router advertisements (A and M flags)
+    behind veth_0 (the peer, veth_0p)."""
     assert shutil.which("dnsmasq"), "dnsmasq is missing (make deps-system installs it)"
     srv = nics_ns + "s"
     ip("netns", "add", srv)
@@ -41,7 +42,9 @@ def dhcp_server(nics_ns: str, tmp_path: Path) -> Iterator[str]:
              f"--dhcp-leasefile={tmp_path}/leases", f"--pid-file={tmp_path}/dnsmasq.pid",
              "--dhcp-range=192.0.2.50,192.0.2.99,255.255.255.0,2m",
              "--dhcp-option=3,192.0.2.1", "--dhcp-option=6,192.0.2.53",
-             "--enable-ra", "--ra-param=veth_0p,3", "--dhcp-range=2001:db8:1::,ra-only"],
+             "--enable-ra", "--ra-param=veth_0p,3",
+             "--dhcp-range=2001:db8:1::100,2001:db8:1::1ff,slaac,64,2m",
+             "--dhcp-option=option6:dns-server,[2001:db8:1::53]"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         yield srv
@@ -174,3 +177,70 @@ def test_ipv6_autoconf_address_appears_and_survives_a_setup(
     engine.setup({"x": {"nic": "dummy_1", "bridged": False}}, {}, NO_CHECK)
     assert slaac()
     assert caps(engine)["networks"]["v6"]["ipv6autoconf"] is True  # type: ignore[index]
+
+
+def _v6(engine: Engine, dev: str, prefix: str = "2001:db8:1:") -> list[str]:
+    return [a.address for a in engine.backend.observe().addresses_of(dev)
+            if a.address.startswith(prefix)]
+
+
+def _leased6(addr: str) -> bool:
+    """In dnsmasq's stateful range, as a /128."""
+    return addr.startswith("2001:db8:1::1") and addr.endswith("/128")
+
+
+@pytest.mark.parametrize("bridged", [True, False])
+def test_dhcpv6_network_gets_its_lease_and_removal_releases_it(
+    world: tuple[Engine, DhcpManager], bridged: bool
+) -> None:
+    engine, manager = world
+    nets: dict[str, object] = {"d6": {"nic": "veth_0", "bridged": bridged, "dhcpv6": True}}
+    assert setup(engine, manager, nets)
+    top = "d6" if bridged else "veth_0"
+    lease = manager.leases(6)[top]
+    assert _leased6(lease["address"]) and lease["dns"] == ["2001:db8:1::53"]
+    assert until(lambda: lease["address"] in _v6(engine, top))
+    [held] = [a for a in engine.backend.observe().addresses_of(top)
+              if a.address == lease["address"]]
+    assert held.dynamic  # held with the lease's lifetimes, not as a static address
+    net = caps(engine)["networks"]["d6"]  # type: ignore[index]
+    assert net["dhcpv6"] is True and lease["address"] in net["ipv6addrs"]
+    assert manager.poll() is True
+
+    # another setup leaves the lease alone
+    engine.setup({"x": {"nic": "dummy_1", "bridged": False}}, {}, NO_CHECK)
+    assert lease["address"] in _v6(engine, top)
+
+    pid = manager.clients(6)[top]
+    engine.setup({"d6": {"remove": True}}, {}, NO_CHECK)
+    manager.apply(engine.running)
+    assert manager.clients(6) == {}
+    assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+    assert not [a for a in _v6(engine, "veth_0") if _leased6(a)]
+    assert not manager.state_file(top, 6).exists()
+
+
+def test_removing_an_autoconf_network_on_a_nic_removes_its_ra_route_and_addresses(
+    world: tuple[Engine, DhcpManager],
+) -> None:
+    """The RA default route is proto ra: the removal must delete it (by any proto) and the
+    link must stop taking RAs, so nothing comes back."""
+    engine, manager = world
+    setup(engine, manager, {"v6": {"nic": "veth_0", "bridged": False, "ipv6autoconf": True,
+                                   "ipv6addr": "2001:db8:9::5/64"}})
+    assert until(lambda: any(a.endswith("/64") for a in _v6(engine, "veth_0")), 30)
+    assert until(lambda: any(r.is_default and r.family == 6 and r.oif == "veth_0"
+                             for r in engine.backend.observe().routes), 30)
+
+    # the static address goes when it is dropped from the (still autoconf) network
+    engine.setup({"v6": {"nic": "veth_0", "bridged": False, "ipv6autoconf": True}}, {},
+                 NO_CHECK)
+    assert _v6(engine, "veth_0", "2001:db8:9:") == []
+    assert _v6(engine, "veth_0")  # the SLAAC address stays
+
+    engine.setup({"v6": {"remove": True}}, {}, NO_CHECK)
+    manager.apply(engine.running)
+    time.sleep(4)  # longer than the RA interval (3 s): an RA would have come back by now
+    state = engine.backend.observe()
+    assert _v6(engine, "veth_0") == []
+    assert not [r for r in state.routes if r.oif == "veth_0" and r.family == 6]

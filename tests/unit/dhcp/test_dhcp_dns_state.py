@@ -1,0 +1,57 @@
+"""The nameservers policy over time: what the agent wrote it can clear; a resolver it never
+wrote stays as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vdsm_net.dns import Nameservers
+from vdsm_net.model import Network, RunningConfig
+from vdsm_net.resolv import host_nameservers
+
+HOST = "nameserver 9.9.9.9\n"
+
+
+def policy(tmp_path: Path) -> tuple[Nameservers, Path]:
+    run = tmp_path / "run"
+    run.mkdir()
+    resolv = run / "resolv.conf"
+    resolv.write_text(HOST)
+    return Nameservers(str(resolv), (str(run) + "/",), str(tmp_path / "no-resolved")), resolv
+
+
+def dhcp_mgmt(*servers: str) -> RunningConfig:
+    net = Network("mgmt", nic="eth0", bootproto="dhcp", default_route=True,
+                  nameservers=tuple(servers))
+    return RunningConfig(networks={"mgmt": net})
+
+
+def test_nameservers_set_back_to_empty_on_a_dhcp_network_clear_what_we_wrote(
+    tmp_path: Path,
+) -> None:
+    ns, resolv = policy(tmp_path)
+    assert ns.update(dhcp_mgmt("1.1.1.1", "8.8.8.8"), {}) == "written"
+    assert host_nameservers(str(resolv)) == ["1.1.1.1", "8.8.8.8"]
+    assert ns.update(dhcp_mgmt(), {}) == "written"  # no lease yet: cleared, not left stale
+    assert host_nameservers(str(resolv)) == []
+    lease = {"mgmt": {"dns": ["192.0.2.53"]}}
+    assert ns.update(dhcp_mgmt(), lease) == "written"  # the lease's DNS when it arrives
+    assert host_nameservers(str(resolv)) == ["192.0.2.53"]
+    assert ns.update(dhcp_mgmt(), lease) == "unchanged"
+
+
+def test_a_resolver_never_written_is_left_alone(tmp_path: Path) -> None:
+    ns, resolv = policy(tmp_path)
+    assert ns.update(dhcp_mgmt(), {}) == "unchanged"  # DHCP, no lease, nothing written
+    assert ns.update(RunningConfig(), {}) == "unchanged"  # no default-route network
+    assert resolv.read_text() == HOST
+
+
+def test_removing_the_default_route_network_clears_its_nameservers(tmp_path: Path) -> None:
+    ns, resolv = policy(tmp_path)
+    static = Network("mgmt", nic="eth0", ipaddr="10.0.0.2", netmask="255.0.0.0",
+                     default_route=True, nameservers=("1.1.1.1",))
+    assert ns.update(RunningConfig(networks={"mgmt": static}), {}) == "written"
+    assert ns.update(RunningConfig(), {}) == "written"
+    assert host_nameservers(str(resolv)) == []
+    assert ns.update(RunningConfig(), {}) == "unchanged"

@@ -148,6 +148,10 @@ class Engine:
                 if on_applied is not None:
                     called = True
                     on_applied(prepared.desired)
+                    # what it stopped may have taken planned objects along (a released lease
+                    # shares its subnet route and rules with the static config replacing it)
+                    target = prepared.target
+                    self._converge(target, diff(target, self.backend.observe()), applied)
                 opts = prepared.request.options
                 if opts.connectivity_check and not opts.in_rollback:
                     wait = confirm or (lambda _since, _timeout: False)
@@ -170,6 +174,8 @@ class Engine:
 
     def _converge(self, target: KernelState, plan: list[Op], applied: list[Op]) -> None:
         ops = plan
+        if not ops:  # the plan is diff(target, observed): that observation is the verification
+            return
         batch = getattr(self.backend, "apply_batch", None)  # optional: see BatchBackend
         for _ in range(VERIFY_ROUNDS):
             if batch is not None:

@@ -13,7 +13,7 @@ from vdsm_net.engine import Engine
 from vdsm_net.errors import ERR_LOST_CONNECTION, NetworkError
 from vdsm_net.kernel import Address
 from vdsm_net.model import RunningConfig
-from vdsm_net.ops import DelAddress
+from vdsm_net.ops import DelAddress, DelRule
 from vdsm_net.plan import diff
 from vdsm_net.render import render
 
@@ -150,3 +150,20 @@ def test_static_ipv6addr_removed_from_an_autoconf_network_goes_away() -> None:
     assert kernel.observe().addresses_of("eth1") == [slaac]
     observed = kernel.observe()
     assert diff(render(engine.running, observed), observed) == []
+
+
+def test_planned_objects_a_released_lease_took_along_are_put_back() -> None:
+    """DHCP -> static on the same subnet: the released lease's hook deletes the source rules
+    the static config shares with it, after the plan ran; the engine converges again."""
+    engine, kernel = world()
+    static = {"nic": "eth1", "bridged": "false", "ipaddr": "198.51.100.7", "prefix": "24",
+              "gateway": "198.51.100.1"}
+
+    def release_takes_rules(config: RunningConfig) -> None:
+        for rule in kernel.observe().rules:
+            kernel.apply(DelRule(rule))
+
+    engine.setup({"data": static}, {}, NOCHK, on_applied=release_takes_rules)
+    state = kernel.observe()
+    assert len(state.rules) == 2
+    assert diff(render(engine.running, state), state) == []

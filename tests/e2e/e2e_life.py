@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rpc.client import ClientError, ServerError
 from tests.e2e import e2e_kernel as k
@@ -95,23 +95,31 @@ def removal(
 
 
 # -- what the kernel holds ---------------------------------------------------------------------
-def _created(ipr: Any) -> int:
-    names = {msg["index"]: msg.get_attr("IFLA_IFNAME") for msg in ipr.get_links()}
-    created = {index for index, name in names.items() if name != "lo" and name not in k.NICS}
-    return len(created) + sum(
-        1 for msg in ipr.get_addr() if msg["index"] in created and msg["scope"] == 0
-    )
+class Created(NamedTuple):
+    """What the agent has made so far: links that are neither NICs nor lo plus their global
+    addresses (``objects``), and how many of those links are enslaved (``ports``)."""
+
+    objects: int
+    ports: int
+
+
+def _created(ipr: Any) -> Created:
+    links = {msg["index"]: msg for msg in ipr.get_links()}
+    created = {index for index, msg in links.items()
+               if msg.get_attr("IFLA_IFNAME") not in ("lo", *k.NICS)}
+    addrs = sum(1 for msg in ipr.get_addr() if msg["index"] in created and msg["scope"] == 0)
+    ports = sum(1 for index in created if links[index].get_attr("IFLA_MASTER"))
+    return Created(len(created) + addrs, ports)
 
 
 class ObjectCounter:
-    """Links that are neither NICs nor lo, plus their global addresses, counted over netlink
-    from this process (one dump is ~100 times faster than running ``ip`` in UML, so a kill
-    lands close to the object it waits for)."""
+    """``Created``, counted over netlink from this process: a dump is far quicker than running
+    ``ip`` in UML, so a kill lands close to the state it waits for."""
 
     def __init__(self, ns: str) -> None:
         self.worker = NetlinkWorker(ns)
 
-    def __call__(self) -> int:
+    def __call__(self) -> Created:
         return self.worker.call(_created)
 
     def __enter__(self) -> ObjectCounter:
@@ -157,9 +165,9 @@ class Apply(threading.Thread):
         return self.outcome
 
 
-def kill_when(agent: Agent, count: ObjectCounter, done: Callable[[int], bool],
-              timeout: float = 60.0) -> int:
-    """SIGKILL the agent as soon as ``done(created objects)`` holds. The count right after the
+def kill_when(agent: Agent, count: ObjectCounter, done: Callable[[Created], bool],
+              timeout: float = 60.0) -> Created:
+    """SIGKILL the agent as soon as ``done(count())`` holds. The count right after the
     kill (the agent may have gone a few objects further meanwhile)."""
     assert agent.proc is not None
     deadline = time.monotonic() + timeout

@@ -97,7 +97,7 @@ def attrs(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         if length < 4:
             return
         yield kind & 0x3FFF, start + 4, start + length
-        start += _align(length)
+        start += (length + 3) & ~3
 
 
 def mac_text(buf: bytes, s: int, e: int) -> str:
@@ -229,10 +229,16 @@ _LINK_ATTRS: dict[int, tuple[str, Callable[[bytes, int, int], Any]]] = {
 def decode_link(buf: bytes, s: int, e: int) -> dict[str, Any]:
     _family, _type, index, flags, _change = IFINFOMSG.unpack_from(buf, s)
     m: dict[str, Any] = {"index": index, "flags": flags}
-    for kind, ps, pe in attrs(buf, s + IFINFOMSG.size, e):
-        known = _LINK_ATTRS.get(kind)
+    # the hot loop of an observation (tens of attributes per link): attrs() inlined
+    pos, unpack, known_attrs = s + IFINFOMSG.size, NLA.unpack_from, _LINK_ATTRS
+    while pos + 4 <= e:
+        length, kind = unpack(buf, pos)
+        if length < 4:
+            break
+        known = known_attrs.get(kind & 0x3FFF)
         if known is not None:
-            m[known[0]] = known[1](buf, ps, pe)
+            m[known[0]] = known[1](buf, pos + 4, pos + length)
+        pos += (length + 3) & ~3
     return m
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import asyncio.sslproto
-import functools
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 CA_FILE = "certs/cacert.pem"
 HOST_CERT = "certs/vdsmcert.pem"
@@ -83,37 +79,6 @@ def client_context_from(files: PkiFiles) -> ssl.SSLContext:
     return ctx
 
 
-# asyncio's TLS layer allocates a read buffer of SSLProtocol.max_size (256 KiB) per connection,
-# and a bytes object of that size on every read. 32 KiB holds two full TLS records.
+# Bytes asked of each TLS read (rpc.tlsdirect); two full TLS records. asyncio's own TLS layer
+# instead keeps a 256 KiB buffer per connection.
 DEFAULT_TLS_READ_BUFFER = 32 * 1024
-
-
-@functools.cache
-def _sized_protocol(read_buffer: int) -> type[asyncio.sslproto.SSLProtocol]:
-    """asyncio's TLS protocol with its own read-buffer size: a subclass per size, so that only
-    the connections built here are affected, not other asyncio TLS users in the process (as
-    setting ``SSLProtocol.max_size`` itself would do)."""
-    return type(
-        f"SSLProtocol{read_buffer}", (asyncio.sslproto.SSLProtocol,), {"max_size": read_buffer}
-    )
-
-
-def tls_server_protocol(
-    loop: asyncio.AbstractEventLoop,
-    app_protocol: asyncio.BaseProtocol,
-    sslcontext: ssl.SSLContext,
-    *,
-    read_buffer: int = DEFAULT_TLS_READ_BUFFER,
-    handshake_timeout: float | None = None,
-) -> asyncio.BaseProtocol:
-    """A server-side TLS protocol wrapping ``app_protocol``, for a plain ``create_server``.
-
-    It does what ``create_server(ssl=...)`` does (handshake, its timeout, close_notify), with a
-    ``read_buffer``-byte read buffer instead of asyncio's 256 KiB.
-    """
-    if read_buffer < 1024:
-        raise ValueError(f"TLS read buffer of {read_buffer} bytes is too small")
-    cls = _sized_protocol(read_buffer)
-    waiter: Any = None  # nobody awaits the handshake: the app protocol hears connection_made
-    timeout: Any = handshake_timeout
-    return cls(loop, app_protocol, sslcontext, waiter, True, ssl_handshake_timeout=timeout)

@@ -1,10 +1,8 @@
-"""Inline verbs run on the event loop, everything else in the pool; the small TLS read buffer;
+"""Inline verbs run on the event loop, everything else in the pool; the TLS read size;
 replies to pipelined requests are coalesced without losing order or a final ERROR."""
 
 from __future__ import annotations
 
-import asyncio
-import asyncio.sslproto
 import json
 import queue
 import threading
@@ -18,7 +16,8 @@ from rpc.background import BackgroundServer
 from rpc.client import Client
 from rpc.jsonrpc import METHOD_NOT_FOUND, Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import DEFAULT_TLS_READ_BUFFER, tls_server_protocol
+from rpc.tls import DEFAULT_TLS_READ_BUFFER
+from rpc.tlsdirect import TlsTransport
 from tests.unit.rpc.rpc_helpers import WAIT, FrameReader, body_json, connect_raw, request, send
 
 LOOP_THREAD = "rpc-server"  # BackgroundServer's thread: the server's event loop
@@ -120,29 +119,17 @@ def test_inline_limit_zero_sends_everything_to_the_pool(pki: Path, verbs: Thread
         assert cli.call("Host.ping2").startswith("rpc-verb")
 
 
-def test_tls_read_buffer_is_per_connection_only(
+def test_tls_connections_use_the_server_read_size(
     inline_server: BackgroundServer, pki: Path
 ) -> None:
     with Client.connect("127.0.0.1", inline_server.port, pki_dir=pki, timeout=WAIT) as cli:
         cli.call("Host.ping2")
-        conns = list(inline_server.server.connections)
-        # asyncio keeps its TLS protocol on the app transport; private, but it is what we set.
-        sizes = {c.transport._ssl_protocol.max_size for c in conns}  # type: ignore[union-attr]
-        assert sizes == {1024}
-    assert asyncio.sslproto.SSLProtocol.max_size == 256 * 1024  # other asyncio users untouched
+        transports = [c.transport for c in inline_server.server.connections]
+        assert transports and all(isinstance(t, TlsTransport) for t in transports)
+        assert {t._read_size for t in transports} == {1024}  # type: ignore[union-attr]
+        # TLS details are there for whoever asks, as with asyncio's transports.
+        assert transports[0].get_extra_info("peercert") is not None  # type: ignore[union-attr]
     assert DEFAULT_TLS_READ_BUFFER == 32 * 1024
-
-
-def test_tls_read_buffer_has_a_floor(pki: Path) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        with pytest.raises(ValueError):
-            tls_server_protocol(loop, asyncio.Protocol(), server_ssl_context(pki), read_buffer=512)
-        proto = tls_server_protocol(loop, asyncio.Protocol(), server_ssl_context(pki))
-        assert isinstance(proto, asyncio.sslproto.SSLProtocol)
-        assert proto.max_size == DEFAULT_TLS_READ_BUFFER
-    finally:
-        loop.close()
 
 
 def test_frames_far_larger_than_the_read_buffer(

@@ -21,8 +21,8 @@ from tests.e2e.e2e_agent import Agent, call
 from tests.e2e.e2e_life import MGMT, MGMT_ADDR, MGMT_GW, MGMT_NIC, MGMT_PREFIX
 from tests.e2e.e2e_requests import DONE, NOCHK, network_view, setup
 
-BIG = 16
-"""Networks in the large request: 49 kernel objects (a bond, VLANs, bridges, addresses)."""
+BIG = 12
+"""Networks in the large request: 37 kernel objects (a bond, VLANs, bridges, addresses)."""
 REMOVAL_TRIES = 3
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from tests.unit.engine.engine_helpers import converge, mismatches
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.kernel import Address, KernelState, Route

@@ -198,25 +198,35 @@ class DhcpManager:
         """Set the sysctls; a link that leaves SLAAC (its network removed, or autoconf off)
         gets them off and its autoconf addresses and RA routes flushed, so an RA that came
         between the plan and now leaves nothing behind."""
+        writes: dict[tuple[str, str], int] = {}
         for ifname in sorted(self._slaac - {n for n, (_, ra) in settings.items() if ra}):
-            self._sysctl(ifname, "autoconf", 0)
-            self._sysctl(ifname, "accept_ra", 0)
+            writes[ifname, "autoconf"] = 0
+            writes[ifname, "accept_ra"] = 0
             if (6, ifname) not in self._procs:
                 self._ip("-6", "addr", "flush", "dev", ifname, "scope", "global", "dynamic")
             self._ip("-6", "route", "flush", "dev", ifname, "proto", "ra")
             self._slaac.discard(ifname)
         for ifname, (autoconf, accept_ra) in sorted(settings.items()):
-            self._sysctl(ifname, "autoconf", autoconf)
-            self._sysctl(ifname, "accept_ra", accept_ra)
+            writes[ifname, "autoconf"] = autoconf
+            writes[ifname, "accept_ra"] = accept_ra
             if accept_ra:
                 self._slaac.add(ifname)
+        self._write_sysctls(writes)
 
     def _ip(self, *args: str) -> None:
         subprocess.run([*self._prefix(), "ip", *args], capture_output=True, check=False)
 
-    def _sysctl(self, ifname: str, key: str, value: int) -> None:
-        path = f"/proc/sys/net/ipv6/conf/{ifname}/{key}"
-        subprocess.run([*self._prefix(), "sh", "-c", 'echo "$1" > "$2"', "sh", str(value), path],
+    def _write_sysctls(self, writes: dict[tuple[str, str], int]) -> None:
+        """Write the IPv6 sysctls all in one process (a process per value cost 0.2 s each in
+        UML, per network, at every setup). Every value is written every time: a link the plan
+        recreated is back at the kernel's defaults."""
+        if not writes:
+            return
+        args: list[str] = []
+        for (ifname, key), value in sorted(writes.items()):
+            args += [str(value), f"/proc/sys/net/ipv6/conf/{ifname}/{key}"]
+        script = 'while [ $# -gt 1 ]; do echo "$1" > "$2"; shift 2; done'
+        subprocess.run([*self._prefix(), "sh", "-c", script, "sh", *args],
                        capture_output=True, check=False)
 
     def wait_for_leases(self, wanted: Iterable[tuple[str, int]], timeout: float) -> bool:

@@ -53,15 +53,18 @@ class LinkProjection:
         if name in self.links:
             self.links[name] = evolve(self.links[name], **changes)
 
-    def _drop(self, name: str) -> None:
-        gone = self.links.pop(name, None)
-        if gone is None:
-            return
+    def _drop(self, names: Iterable[str]) -> None:
+        """Delete links: VLANs on a deleted base go too, ports of a deleted master are released.
+        One pass over the links per level of VLANs, not one per deleted link."""
+        gone: dict[str, Link] = {}
+        todo = list(names)
+        while todo:
+            level = {n: self.links.pop(n) for n in todo if n in self.links}
+            gone.update(level)
+            todo = [n for n, link in self.links.items() if link.vlan_base in level]
         for other, link in list(self.links.items()):
-            if link.vlan_base == name:
-                self._drop(other)
-            elif link.master == name:
-                self._release(other, gone)
+            if link.master in gone:
+                self._release(other, gone[link.master])
 
     def _release(self, name: str, master: Link | None) -> None:
         """``name`` leaves its master. The bonding driver closes a port it releases and gives
@@ -77,8 +80,7 @@ class LinkProjection:
             handler(self, op)
 
     def _delete(self, op: DeleteLinks) -> None:
-        for name in op.names:
-            self._drop(name)
+        self._drop(op.names)
 
     def _create(self, op: CreateLink) -> None:
         link = op.link

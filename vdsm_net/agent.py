@@ -75,6 +75,8 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()),
                   dhcp=dhcp)
     api.register(dispatcher.register)
+    # trivial verbs answer on the event loop; the rest run in the thread pool
+    dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
     await server.start()
     loop = asyncio.get_running_loop()
     if spec is not None:

@@ -1,0 +1,80 @@
+"""Where the agent's time goes, measured in this process without the wire (same boot, same
+kernel work): ``Engine.setup`` alone, then ``HostApi.setup_networks`` (verb layer, hooks lookup,
+DHCP manager and nameservers as the agent builds them); and the pieces of getCapabilities on the
+agent's namespace (one observe, the verb's dict, its JSON encoding)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench._kernel_work import fresh_netns, ip, removal, request
+from bench.bench_kernel import timed
+from vdsm_net.adopt import adopt
+from vdsm_net.api import HostApi
+from vdsm_net.backends.netlink import NetlinkBackend
+from vdsm_net.dhcp import DhcpManager
+from vdsm_net.engine import Engine
+from vdsm_net.resolv import host_nameservers
+
+ENGINE_OPTIONS = {"connectivityCheck": False}
+WIRE_OPTIONS = {"connectivityCheck": "false"}  # as the engine sends it
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    """The median wall time of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def setup_phases(n: int, dhcp_run_dir: str) -> dict[str, float]:
+    """In a fresh netns: create and remove by the engine alone, then by the verb layer."""
+    ns = f"bench_p{n}"
+    fresh_netns(ns)
+    backend = NetlinkBackend(ns)
+    out: dict[str, float] = {}
+    try:
+        nets, bonds = request(n)
+        gone_nets, gone_bonds = removal(n)
+        engine = Engine(backend, host_nameservers=host_nameservers)
+        out["engine_create"] = timed(lambda: engine.setup(nets, bonds, ENGINE_OPTIONS))
+        out["engine_remove"] = timed(lambda: engine.setup(gone_nets, gone_bonds, ENGINE_OPTIONS))
+        dhcp = DhcpManager(dhcp_run_dir, netns=ns)
+        api = HostApi(Engine(backend, host_nameservers=host_nameservers), dhcp=dhcp)
+        try:
+            out["api_create"] = timed(lambda: api.setup_networks(nets, bonds, WIRE_OPTIONS))
+            out["api_remove"] = timed(
+                lambda: api.setup_networks(gone_nets, gone_bonds, WIRE_OPTIONS))
+        finally:
+            dhcp.close()
+    finally:
+        backend.close()
+        ip("netns", "del", ns)
+    return out
+
+
+def caps_phases(ns: str, repeat: int) -> dict[str, float]:
+    """Medians on the namespace as it is (the agent's, networks in place): one observe(),
+    the whole getCapabilities dict, and json.dumps of it; plus its size in bytes."""
+    backend = NetlinkBackend(ns)
+    try:
+        api = HostApi(Engine(backend, running=adopt(backend.observe()),
+                             host_nameservers=host_nameservers))
+        caps: dict[str, Any] = api.get_capabilities()
+        body = json.dumps(caps)
+        return {
+            "observe": median_time(backend.observe, repeat),
+            "verb": median_time(api.get_capabilities, repeat),
+            "json": median_time(lambda: json.dumps(caps), repeat),
+            "bytes": float(len(body)),
+            "networks": float(len(caps["networks"])),
+        }
+    finally:
+        backend.close()

@@ -33,6 +33,8 @@ from rpc.stomp import (
     Parser,
     ProtocolError,
     encode_frame,
+    fill_template,
+    message_template,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,11 @@ class Subscription:
     id: str
     destination: str
     session: Session
+    template: bytes = field(init=False, repr=False)  # the MESSAGE head of a published body
+
+    def __post_init__(self) -> None:
+        headers = {"destination": self.destination, "content-type": JSON, "subscription": self.id}
+        self.template = message_template("MESSAGE", headers)
 
 
 def error_frame(message: str) -> bytes:
@@ -121,6 +128,7 @@ class Broker:
         self._ids = itertools.count(1)
         self.sessions: set[Session] = set()
         self._request_dest: dict[str, bool] = {}
+        self._unheard: dict[str, bool] = {}  # destination: no subscriber to it or a prefix
 
     def open_session(self, link: Link) -> Session:
         session = Session(self, link, next(self._ids))
@@ -132,21 +140,25 @@ class Broker:
 
     def publish(self, destination: str, body: str | bytes) -> int:
         """Send a MESSAGE to every subscriber of exactly ``destination``; how many got it."""
-        subs = self._subs.get(destination, ())
+        subs = self._subs.get(destination)
+        if not subs:
+            return 0
+        raw = body.encode("utf-8") if isinstance(body, str) else body
         for sub in list(subs):
-            headers = {"destination": destination, "content-type": JSON, "subscription": sub.id}
-            sub.session.write(encode_frame("MESSAGE", headers, body))
+            sub.session.write(fill_template(sub.template, raw))
         return len(subs)
 
     def route_reply(self, reply: Reply, reply_to: str | None) -> None:
-        if reply.null_id:
-            destination: str | None = RESPONSE_QUEUE
-        else:
-            destination = reply_to
+        self.send_reply(reply.text, reply.null_id, reply_to)
+
+    def send_reply(self, text: str, null_id: bool, reply_to: str | None) -> None:
+        """A serialised reply to its destination: ``reply_to``, or the response queue for a
+        lone response with a null id."""
+        destination = RESPONSE_QUEUE if null_id else reply_to
         if destination is None:
             log.debug("reply dropped: the request had no reply-to")
             return
-        if not self.publish(destination, reply.text):
+        if not self.publish(destination, text):
             log.warning("Attempt to reply to unknown destination %s", destination)
 
     def is_request_queue(self, destination: str) -> bool:
@@ -156,6 +168,16 @@ class Broker:
                         for q in self.request_queues)
             if len(self._request_dest) < 1024:  # a peer's made-up names cannot grow it further
                 self._request_dest[destination] = known
+        return known
+
+    def unheard(self, destination: str) -> bool:
+        """True when nobody subscribed to ``destination`` or a dotted prefix of it (so a SEND
+        there is forwarded to no one)."""
+        known = self._unheard.get(destination)
+        if known is None:
+            known = not any(prefix in self._subs for prefix in _prefixes(destination))
+            if len(self._unheard) < 1024:
+                self._unheard[destination] = known
         return known
 
     def forward(self, frame: Frame, destination: str) -> int:
@@ -179,6 +201,7 @@ class Broker:
 
     def add_subscription(self, sub: Subscription) -> None:
         self._subs[sub.destination].append(sub)
+        self._unheard.clear()
 
     def remove_subscription(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.destination)
@@ -186,6 +209,7 @@ class Broker:
             subs.remove(sub)
             if not subs:
                 del self._subs[sub.destination]
+                self._unheard.clear()
 
     def session_closed(self, session: Session) -> None:
         self.sessions.discard(session)

@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,13 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj)
 
 
+# json.dumps(response(req_id, result=True)) for a str id, without building the dict: the same
+# encoder function json.dumps uses for a str, between the fixed parts of that object.
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_TRUE_HEAD = '{"jsonrpc": "2.0", "id": '
+_TRUE_TAIL = ', "result": true}'
+
+
 def parse_error_reply() -> Reply:
     """The answer to a body that is not JSON."""
     return Reply(_dumps(response(None, error=_error(PARSE_ERROR))), True)
@@ -122,6 +129,16 @@ class _Method:
     inline: bool = False
 
 
+class InlineCall(NamedTuple):
+    """A request found fit to run on the event loop (see :meth:`Dispatcher.inline_call`)."""
+
+    req_id: str | int
+    name: str
+    method: _Method
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
 def _wants_ctx(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters
@@ -137,6 +154,8 @@ class Dispatcher:
     def __init__(
         self, methods: Mapping[str, Callable[..., Any]] | None = None, *, ready: bool = True
     ) -> None:
+        # Writers (register, mark_inline) take the lock and replace whole entries; a reader's
+        # single dict look-up is atomic and needs none.
         self._methods: dict[str, _Method] = {}
         self._lock = threading.Lock()
         self.ready = ready
@@ -163,14 +182,13 @@ class Dispatcher:
         it names a registered method that is not inline. (Malformed requests, unknown methods
         and the not-ready answer only build an error, which is as cheap.)"""
         reqs = doc if isinstance(doc, list) else (doc,)
-        with self._lock:
-            methods = self._methods
-            for req in reqs:
-                if isinstance(req, dict):
-                    name = req.get("method")
-                    method = methods.get(name) if isinstance(name, str) else None
-                    if method is not None and not method.inline:
-                        return False
+        methods = self._methods
+        for req in reqs:
+            if isinstance(req, dict):
+                name = req.get("method")
+                method = methods.get(name) if isinstance(name, str) else None
+                if method is not None and not method.inline:
+                    return False
         return True
 
     def methods(self) -> list[str]:
@@ -213,17 +231,60 @@ class Dispatcher:
             return _dumps(response(None, error=err)), True
         try:
             method, args, kwargs = self._validate(req)
-            result = self._call(method, args, kwargs, ctx)
-            if req_id is None:
-                return None
-            return _dumps(response(req_id, result=result)), False
-        except Exception as exc:  # every failure becomes an error response
+        except RpcError as exc:
             if req_id is None:
                 log.debug("notification %r failed: %s", req.get("method"), exc)
                 return None
-            if not isinstance(exc, RpcError):
-                log.warning("method %r failed: %r", req.get("method"), exc)
             return _dumps(response(req_id, error=exc)), False
+        text = self.answer(req_id, req.get("method"), method, args, kwargs, ctx)
+        return None if text is None else (text, False)
+
+    def inline_call(self, doc: Any) -> InlineCall | None:
+        """``doc`` as one call to run on the event loop, when it is a single valid request
+        with a str or int id, to an inline method, while ready; else None (the general path
+        then answers it, errors included). Nothing is run here."""
+        if type(doc) is not dict or doc.get("jsonrpc") != "2.0" or not self.ready:
+            return None
+        req_id = doc.get("id")
+        name = doc.get("method")
+        if (type(req_id) is not str and type(req_id) is not int) or type(name) is not str:
+            return None
+        method = self._methods.get(name)  # one dict read: atomic, no lock needed
+        if method is None or not method.inline:
+            return None
+        params = doc.get("params", [])
+        if type(params) is dict:
+            if CTX_PARAM in params:
+                return None
+            return InlineCall(req_id, name, method, [], params)
+        if type(params) is list:
+            return InlineCall(req_id, name, method, params, {})
+        return None
+
+    def answer(
+        self,
+        req_id: Any,
+        name: Any,
+        method: _Method,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        ctx: CallContext | None,
+    ) -> str | None:
+        """Run a validated call: its serialised response, or None for a notification."""
+        try:
+            result = self._call(method, args, kwargs, ctx)
+            if req_id is None:
+                return None
+            if (result is None or result is True) and type(req_id) is str:
+                return _TRUE_HEAD + _encode_str(req_id) + _TRUE_TAIL
+            return _dumps(response(req_id, result=result))
+        except Exception as exc:  # every failure (serialising included) is an error response
+            if req_id is None:
+                log.debug("notification %r failed: %s", name, exc)
+                return None
+            if not isinstance(exc, RpcError):
+                log.warning("method %r failed: %r", name, exc)
+            return _dumps(response(req_id, error=exc))
 
     def _validate(self, req: dict[str, Any]) -> tuple[_Method, list[Any], dict[str, Any]]:
         if req.get("jsonrpc") != "2.0":
@@ -236,8 +297,7 @@ class Dispatcher:
             raise _error(INVALID_REQUEST, {"reason": "wrong params type"})
         if not self.ready:
             raise RpcError(RECOVERY, MESSAGES[RECOVERY])
-        with self._lock:
-            method = self._methods.get(name)
+        method = self._methods.get(name)
         if method is None:
             raise _error(METHOD_NOT_FOUND, {"method": name})
         if isinstance(params, dict):

@@ -120,6 +120,62 @@ def encode_frame(
     return b"".join((head, raw, b"\x00")) if raw else head + b"\x00"
 
 
+def message_template(command: str, headers: Mapping[str, str]) -> bytes:
+    """The encoded head of a frame up to its content-length value, for :func:`fill_template`.
+    ``headers`` must not hold content-length. One template serves every body sent with the
+    same headers (a subscription's MESSAGE frames)."""
+    lines = [command]
+    lines.extend(f"{escape(k)}:{escape(v)}" for k, v in headers.items())
+    lines.append("content-length:")
+    return "\n".join(lines).encode("utf-8")
+
+
+def fill_template(template: bytes, body: bytes) -> bytes:
+    """The frame :func:`encode_frame` gives for the template's command and headers and ``body``."""
+    return b"%b%d\n\n%b\x00" % (template, len(body), body)
+
+
+def fast_head_limit(max_header_line: int, max_frame_size: int) -> int:
+    """A head that ends within this many bytes breaks no line or frame limit."""
+    return min(FAST_HEAD, max_header_line, max_frame_size)
+
+
+def split_head(head: bytes | bytearray, max_headers: int) -> tuple[str, dict[str, str]] | None:
+    """Command and headers (the first of repeats) of a head without its blank line, when it is
+    LF-only, UTF-8, a known command and within ``max_headers`` well-formed lines; else None.
+    A bad escape raises ProtocolError."""
+    if head.find(b"\r") >= 0:
+        return None
+    try:
+        lines = head.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    command = lines[0]
+    if command not in COMMANDS or len(lines) > max_headers + 1:
+        return None
+    headers: dict[str, str] = {}
+    for i in range(1, len(lines)):
+        key, sep, value = lines[i].partition(":")
+        if not sep:
+            return None
+        if "\\" in key or "\\" in value:
+            key, value = unescape(key), unescape(value)
+        if key not in headers:
+            headers[key] = value
+    return command, headers
+
+
+def parse_length(headers: Mapping[str, str]) -> int | None:
+    """The frame's content-length; None without one. ProtocolError if it is not a number."""
+    raw = headers.get("content-length")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()):  # int() takes other digits ('²' raises)
+        raise ProtocolError("invalid content-length")
+    return int(raw)
+
+
 @dataclass
 class _Pending:
     """A frame whose head is parsed and whose body is still arriving."""
@@ -151,13 +207,17 @@ class Parser:
         self._head_scanned = 0  # bytes of an incomplete head already known to hold no new EOL
         self.heartbeats = 0
         self.error: ProtocolError | None = None
-        # A head that ends within this many bytes breaks no line or frame limit.
-        self._fast_head = min(FAST_HEAD, max_header_line, max_frame_size)
+        self._fast_head = fast_head_limit(max_header_line, max_frame_size)
 
     @property
     def buffered(self) -> int:
         """Bytes held that are not yet part of a returned frame."""
         return len(self._buf)
+
+    @property
+    def idle(self) -> bool:
+        """Between frames: nothing held, nothing pending, no error to raise."""
+        return not self._buf and self._pending is None and self.error is None
 
     def feed(self, data: bytes) -> list[Frame]:
         """The frames completed by ``data``.
@@ -251,25 +311,12 @@ class Parser:
         frame to :meth:`_parse_head`, which also gives any error in its proper order."""
         buf = self._buf
         end = buf.find(b"\n\n", 0, self._fast_head)
-        if end < 0 or buf.find(b"\r", 0, end) >= 0:
+        if end < 0:
             return None
-        try:
-            lines = buf[:end].decode("utf-8").split("\n")
-        except UnicodeDecodeError:
+        head = split_head(buf[:end], self.max_headers)
+        if head is None:
             return None
-        command = lines[0]
-        if command not in COMMANDS or len(lines) > self.max_headers + 1:
-            return None
-        headers: dict[str, str] = {}
-        for i in range(1, len(lines)):
-            key, sep, value = lines[i].partition(":")
-            if not sep:
-                return None
-            if "\\" in key or "\\" in value:
-                key, value = unescape(key), unescape(value)
-            if key not in headers:
-                headers[key] = value
-        return self._with_length(command, headers, end + 2)
+        return self._with_length(head[0], head[1], end + 2)
 
     def _parse_head(self) -> _Pending | None:
         first = self._read_line(0)
@@ -299,14 +346,9 @@ class Parser:
         return self._with_length(command, headers, pos)
 
     def _with_length(self, command: str, headers: dict[str, str], pos: int) -> _Pending:
-        length: int | None = None
-        if "content-length" in headers:
-            raw = headers["content-length"].strip()
-            if not raw.isdigit():
-                raise ProtocolError("invalid content-length")
-            length = int(raw)
-            if pos + length + 1 > self.max_frame_size:
-                raise ProtocolError("frame too large")
+        length = parse_length(headers)
+        if length is not None and pos + length + 1 > self.max_frame_size:
+            raise ProtocolError("frame too large")
         return _Pending(command, headers, pos, length)
 
     def _parse_body(self, p: _Pending) -> Frame | None:

@@ -92,6 +92,18 @@ class TlsTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._closing or not data:
             return
+        if not self._wbuf and not self._writing and len(data) <= RECORD:  # straight out
+            try:
+                sent = self._sock.send(data)
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                sent = 0
+            except (OSError, ValueError) as exc:
+                self._fatal(exc)
+                return
+            if sent == len(data):
+                return
+            # SSL retries must repeat the same bytes: _flush sends this data first, as a whole.
+            data = data[sent:]
         self._wbuf += data
         if not self._writing:
             self._flush()

@@ -1,0 +1,118 @@
+"""The commonest request, from input bytes to the reply bytes in one step.
+
+An engine pings (Host.ping, Host.ping2, Host.confirmConnectivity) far more often than it asks for
+anything else, one SEND per TLS record. When a chunk of input is exactly that, the general path
+(codec, Frame, broker, Request, CallContext, dispatcher, Reply, routing, MESSAGE encoding) spends
+most of a round trip's CPU on objects this case never needs. :meth:`FastPath.answer` takes the
+chunk when all of this holds, and otherwise returns False having done nothing:
+
+- the session's codec is idle (no partial frame, no pending error) and the chunk is one whole
+  SEND frame with a content-length and nothing after its NUL;
+- its head is short, LF-only and well-formed (the codec's own one-pass rules), its destination
+  is a request queue that nobody subscribed to (nothing to forward), and its body is within the
+  server's inline limit;
+- the body is UTF-8 JSON of a single request that :meth:`Dispatcher.inline_call` accepts (an
+  inline method, a str or int id, list or dict params, the dispatcher ready).
+
+The verb then runs through :meth:`Dispatcher.answer` and its reply goes through
+:meth:`Broker.send_reply`, the very functions the general path ends in, so the reply bytes are the
+same. Parsed heads are remembered by their bytes (an engine repeats the same head), up to
+``HEAD_CACHE`` of them; what a head means depends only on the server's fixed limits and queues.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+from rpc.broker import Broker, Session
+from rpc.jsonrpc import CallContext, Dispatcher
+from rpc.stomp import ProtocolError, fast_head_limit, parse_length, split_head
+
+HEAD_CACHE = 256
+SEND_LINE = b"SEND\n"
+
+
+class _Head(NamedTuple):
+    """What the fast path needs of a SEND head it may take."""
+
+    destination: str
+    reply_to: str | None
+    flow_id: str | None
+    length: int
+
+
+class FastPath:
+    """One per server: ``answer(session, data)`` for each chunk a connection reads."""
+
+    def __init__(self, broker: Broker, dispatcher: Dispatcher, inline_limit: int) -> None:
+        self._broker = broker
+        self._dispatcher = dispatcher
+        self._inline_limit = inline_limit
+        lim = broker.limits
+        self._max_headers = lim.max_headers
+        self._max_frame_size = lim.max_frame_size
+        self._head_limit = fast_head_limit(lim.max_header_line, lim.max_frame_size)
+        self._heads: dict[bytes, _Head | None] = {}
+
+    def answer(self, session: Session, data: bytes) -> bool:
+        """Answer ``data`` if it is one plain inline request (see the module); False, with
+        nothing done, leaves it to the session's general path."""
+        if not data.startswith(SEND_LINE) or session.closed or not session.parser.idle:
+            return False
+        end = data.find(b"\n\n", 0, self._head_limit)
+        if end < 0:
+            return False
+        key = data[:end]
+        heads = self._heads
+        head = heads[key] if key in heads else self._learn(key)
+        if head is None:
+            return False
+        start = end + 2
+        stop = start + head.length
+        if len(data) != stop + 1 or data[stop] != 0:
+            return False
+        broker = self._broker
+        if not broker.unheard(head.destination):
+            return False
+        try:  # json.loads(bytes) would first guess the encoding in Python
+            doc = json.loads(data[start:stop].decode("utf-8"))
+        except (ValueError, RecursionError):
+            return False
+        dispatcher = self._dispatcher
+        call = dispatcher.inline_call(doc)
+        if call is None:
+            return False
+        ctx = None
+        if call.method.wants_ctx:
+            ctx = CallContext(
+                session.id, session.local_address, session.peer_address, head.flow_id
+            )
+        text = dispatcher.answer(call.req_id, call.name, call.method, call.args, call.kwargs, ctx)
+        if text is not None:
+            broker.send_reply(text, False, head.reply_to)
+        return True
+
+    def _learn(self, key: bytes) -> _Head | None:
+        head = self._parse(key)
+        if len(self._heads) < HEAD_CACHE:  # a peer's made-up heads cannot grow it further
+            self._heads[key] = head
+        return head
+
+    def _parse(self, key: bytes) -> _Head | None:
+        try:
+            split = split_head(key, self._max_headers)
+            if split is None:
+                return None
+            headers = split[1]
+            length = parse_length(headers)
+        except ProtocolError:
+            return None
+        if length is None or length > self._inline_limit:
+            return None
+        if len(key) + 2 + length + 1 > self._max_frame_size:
+            return None
+        dest = headers.get("destination")
+        if not dest or not self._broker.is_request_queue(dest):
+            return None
+        return _Head(dest, headers.get("reply-to"), headers.get("ovirtCorrelationId"), length)

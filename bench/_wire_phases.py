@@ -16,6 +16,7 @@ from bench.bench_kernel import timed
 from vdsm_net.adopt import adopt
 from vdsm_net.api import HostApi
 from vdsm_net.backends.netlink import NetlinkBackend
+from vdsm_net.caps import network_caps
 from vdsm_net.dhcp import DhcpManager
 from vdsm_net.engine import Engine
 from vdsm_net.resolv import host_nameservers
@@ -62,19 +63,26 @@ def setup_phases(n: int, dhcp_run_dir: str) -> dict[str, float]:
 
 def caps_phases(ns: str, repeat: int) -> dict[str, float]:
     """Medians on the namespace as it is (the agent's, networks in place): one observe(),
-    the whole getCapabilities dict, and json.dumps of it; plus its size in bytes."""
+    the network part of the caps from that observation, the host part, the whole
+    getCapabilities verb, json.dumps of its answer and the client's json.loads of it; the
+    answer's size in bytes."""
     backend = NetlinkBackend(ns)
     try:
         api = HostApi(Engine(backend, running=adopt(backend.observe()),
                              host_nameservers=host_nameservers))
         caps: dict[str, Any] = api.get_capabilities()
         body = json.dumps(caps)
+        state = backend.observe()
+        running = api.engine.running
         return {
             "observe": median_time(backend.observe, repeat),
+            "network_caps": median_time(lambda: network_caps(
+                state, running, backend.nic_facts, host_nameservers(), False), repeat),
+            "host": median_time(api.host.capabilities, repeat),
             "verb": median_time(api.get_capabilities, repeat),
             "json": median_time(lambda: json.dumps(caps), repeat),
+            "loads": median_time(lambda: json.loads(body), repeat),
             "bytes": float(len(body)),
-            "networks": float(len(caps["networks"])),
         }
     finally:
         backend.close()

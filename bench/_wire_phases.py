@@ -12,12 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._kernel_work import fresh_netns, ip, removal, request
+from bench._wire_proc import thread_cpu_seconds
 from bench.bench_kernel import timed
 from vdsm_net.adopt import adopt
 from vdsm_net.api import HostApi
 from vdsm_net.backends.netlink import NetlinkBackend
+from vdsm_net.backends.netlink_monitor import NetlinkMonitor
 from vdsm_net.caps import network_caps
 from vdsm_net.dhcp import DhcpManager
+from vdsm_net.drift import compare
 from vdsm_net.engine import Engine
 from vdsm_net.resolv import host_nameservers
 
@@ -86,3 +89,31 @@ def caps_phases(ns: str, repeat: int) -> dict[str, float]:
         }
     finally:
         backend.close()
+
+
+def drift_phases(n: int, repeat: int) -> dict[str, float]:
+    """What the agent's default ``--drift report`` costs around one create of N networks: the
+    netlink events its monitor thread receives and that thread's CPU (pyroute2 decodes every
+    message), and one drift compare (an observe plus ``drift.compare``) with N networks."""
+    ns = f"bench_d{n}"
+    fresh_netns(ns)
+    backend = NetlinkBackend(ns)
+    monitor = NetlinkMonitor(lambda _names: None, ns).start()
+    try:
+        engine = Engine(backend, host_nameservers=host_nameservers)
+        tid = monitor._thread.native_id  # a diagnostic read of the private thread
+        assert tid is not None
+        cpu0 = thread_cpu_seconds(tid)
+        engine.setup(*request(n), ENGINE_OPTIONS)
+        seen = -1
+        while seen != monitor.events:  # drained: no new event for 0.5 s
+            seen = monitor.events
+            time.sleep(0.5)
+        out = {"events": float(monitor.events), "monitor_cpu": thread_cpu_seconds(tid) - cpu0}
+        out["compare"] = median_time(lambda: compare(engine.running, backend.observe()), repeat)
+        engine.setup(*removal(n), ENGINE_OPTIONS)
+        return out
+    finally:
+        monitor.stop()
+        backend.close()
+        ip("netns", "del", ns)

@@ -9,12 +9,21 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system time of the process (all threads) and of its waited-for children."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+def _stat_cpu(path: str, children: bool) -> float:
+    with open(path, encoding="ascii") as f:
         data = f.read()
     fields = data.rsplit(")", 1)[1].split()  # fields[0] is field 3 (state) of proc(5)
-    return sum(int(x) for x in fields[11:15]) / CLK_TCK  # utime stime cutime cstime
+    return sum(int(x) for x in fields[11:15 if children else 13]) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of the process (all threads) and of its waited-for children."""
+    return _stat_cpu(f"/proc/{pid}/stat", children=True)
+
+
+def thread_cpu_seconds(tid: int) -> float:
+    """User + system time of one thread of this process (``Thread.native_id``)."""
+    return _stat_cpu(f"/proc/self/task/{tid}/stat", children=False)
 
 
 def settle(pid: int, quiet: float = 0.5, timeout: float = 120.0) -> float:

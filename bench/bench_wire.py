@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench._kernel_work import create_batch, delete_batch, fresh_netns, ip, removal, request
 from bench._wire_agent import BenchAgent, Timed, timed_call
-from bench._wire_phases import WIRE_OPTIONS, caps_phases, median_time, setup_phases
+from bench._wire_phases import WIRE_OPTIONS, caps_phases, drift_phases, median_time, setup_phases
 from bench.bench_kernel import timed
 from rpc.pki import init_pki
 
@@ -54,6 +54,7 @@ class Row:
     ip_show: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     caps_phases: dict[str, float] = field(default_factory=dict)
+    drift_phases: dict[str, float] = field(default_factory=dict)
 
 
 def bridges(ns: str) -> int:
@@ -111,6 +112,8 @@ def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> 
         agent.stop()
         ip("netns", "del", ns_a)
         ip("netns", "del", ns_b)
+    if args.phases and caps:
+        row.drift_phases = drift_phases(n, args.repeat)
     for _ in range(args.rounds if args.phases else 0):  # best of rounds, as above
         for key, value in setup_phases(n, str(work / "dhcp")).items():
             row.phases[key] = min(value, row.phases.get(key, value))
@@ -147,6 +150,12 @@ def print_tables(rows: list[Row]) -> None:
             print(f"  N={r.n} in-process (no wire), s: engine create {p['engine_create']:.3f}, "
                   f"verb create {p['api_create']:.3f}, engine remove {p['engine_remove']:.3f}, "
                   f"verb remove {p['api_remove']:.3f}")
+    for r in rows:
+        if r.drift_phases:
+            p = r.drift_phases
+            print(f"  N={r.n} --drift report, in-process: the create sends {int(p['events'])} "
+                  f"netlink events, the monitor thread spends {p['monitor_cpu']:.2f} s CPU on "
+                  f"them; one drift compare {p['compare']:.3f} s")
     for r in rows:
         if not r.caps:
             continue

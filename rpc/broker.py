@@ -20,11 +20,11 @@ import functools
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rpc.jsonrpc import Reply
+from rpc.jsonrpc import CallContext, Reply
 from rpc.stomp import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_HEADER_LINE,
@@ -125,6 +125,9 @@ class Broker:
         self.request_queues = request_queues
         self.limits = limits or Limits()
         self._subs: dict[str, list[Subscription]] = defaultdict(list)
+        # Subscriptions by destination, for readers that route by themselves (rpc.fastpath);
+        # a list is never empty, and only this class changes them.
+        self.subscriptions: Mapping[str, list[Subscription]] = self._subs
         self._ids = itertools.count(1)
         self.sessions: set[Session] = set()
         self._request_dest: dict[str, bool] = {}
@@ -236,6 +239,10 @@ class Session:
     def write(self, data: bytes) -> None:
         if not self.closed:
             self.link.write(data)
+
+    def call_context(self, flow_id: str | None) -> CallContext:
+        """Who is calling, for a request of this session with this flow id."""
+        return CallContext(self.id, self.local_address, self.peer_address, flow_id)
 
     def data_received(self, data: bytes) -> None:
         if self.closed:

@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -129,16 +129,6 @@ class _Method:
     inline: bool = False
 
 
-class InlineCall(NamedTuple):
-    """A request found fit to run on the event loop (see :meth:`Dispatcher.inline_call`)."""
-
-    req_id: str | int
-    name: str
-    method: _Method
-    args: list[Any]
-    kwargs: dict[str, Any]
-
-
 def _wants_ctx(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters
@@ -239,10 +229,13 @@ class Dispatcher:
         text = self.answer(req_id, req.get("method"), method, args, kwargs, ctx)
         return None if text is None else (text, False)
 
-    def inline_call(self, doc: Any) -> InlineCall | None:
-        """``doc`` as one call to run on the event loop, when it is a single valid request
-        with a str or int id, to an inline method, while ready; else None (the general path
-        then answers it, errors included). Nothing is run here."""
+    def answer_inline(
+        self, doc: Any, context: Callable[[str | None], CallContext], flow_id: str | None
+    ) -> str | None:
+        """Run ``doc`` here and return its serialised response, when it is a single valid
+        request with a str or int id, to an inline method, while ready. Otherwise None, and
+        nothing ran: the general path answers it (errors included). ``context(flow_id)``
+        makes the CallContext, only for a method that declares ``_ctx``."""
         if type(doc) is not dict or doc.get("jsonrpc") != "2.0" or not self.ready:
             return None
         req_id = doc.get("id")
@@ -256,10 +249,14 @@ class Dispatcher:
         if type(params) is dict:
             if CTX_PARAM in params:
                 return None
-            return InlineCall(req_id, name, method, [], params)
-        if type(params) is list:
-            return InlineCall(req_id, name, method, params, {})
-        return None
+            args: list[Any] = []
+            kwargs: dict[str, Any] = params
+        elif type(params) is list:
+            args, kwargs = params, {}
+        else:
+            return None
+        ctx = context(flow_id) if method.wants_ctx else None
+        return self.answer(req_id, name, method, args, kwargs, ctx)
 
     def answer(
         self,
@@ -272,7 +269,9 @@ class Dispatcher:
     ) -> str | None:
         """Run a validated call: its serialised response, or None for a notification."""
         try:
-            result = self._call(method, args, kwargs, ctx)
+            if method.wants_ctx:
+                kwargs[CTX_PARAM] = ctx if ctx is not None else CallContext()
+            result = method.fn(*args, **kwargs)
             if req_id is None:
                 return None
             if (result is None or result is True) and type(req_id) is str:
@@ -304,11 +303,3 @@ class Dispatcher:
             kwargs = {k: v for k, v in params.items() if k != CTX_PARAM}
             return method, [], kwargs
         return method, list(params), {}
-
-    @staticmethod
-    def _call(
-        method: _Method, args: list[Any], kwargs: dict[str, Any], ctx: CallContext | None
-    ) -> Any:
-        if method.wants_ctx:
-            kwargs[CTX_PARAM] = ctx if ctx is not None else CallContext()
-        return method.fn(*args, **kwargs)

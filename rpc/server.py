@@ -34,7 +34,7 @@ from typing import Any
 from rpc.broker import EVENT_QUEUE, Broker, Limits, Request
 from rpc.connection import Connection
 from rpc.fastpath import FastPath
-from rpc.jsonrpc import CallContext, Dispatcher, Reply, notification, parse_error_reply
+from rpc.jsonrpc import Dispatcher, Reply, notification, parse_error_reply
 from rpc.stomp import DEFAULT_MAX_FRAME_SIZE
 from rpc.tls import DEFAULT_TLS_READ_BUFFER, server_ssl_context
 from rpc.tlsdirect import accept_tls
@@ -218,7 +218,7 @@ class StompServer:
 
     def _submit(self, request: Request) -> None:
         session = request.session
-        ctx = CallContext(session.id, session.local_address, session.peer_address, request.flow_id)
+        ctx = session.call_context(request.flow_id)
         body = request.body
         job: Any = self.dispatcher.dispatch
         arg: Any = body

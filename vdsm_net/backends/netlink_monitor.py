@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -39,6 +40,12 @@ GROUPS = (
     RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE
 )
 RETRY_DELAY = 0.1  # seconds before a failed socket is opened again
+
+RCVBUF = 32 * 1024 * 1024
+"""A big receive buffer: one setupNetworks of 1000 networks sends tens of thousands of events in a
+burst, which overran pyroute2's default 1 MiB (ENOBUFS, events lost, a reconnect)."""
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
 
 EventSink = Callable[[frozenset[str | None]], object]
 """Called from the monitor thread with the names of the links an event touched; ``None`` stands
@@ -123,8 +130,9 @@ class NetlinkMonitor:
     async def _main(self) -> None:
         first = True
         while True:
-            ipr = AsyncIPRoute()
+            ipr = AsyncIPRoute(rcvbuf=RCVBUF)
             try:
+                _force_rcvbuf(ipr)
                 await ipr.bind(groups=GROUPS)
                 self._ready.set()
                 if not first:
@@ -133,6 +141,14 @@ class NetlinkMonitor:
                 await self._read(ipr)
             except asyncio.CancelledError:
                 raise
+            except OSError as exc:
+                if first:
+                    raise
+                if exc.errno == errno.ENOBUFS:  # a burst overran the buffer: events were lost
+                    log.warning("netlink monitor: events lost (ENOBUFS); full compare follows")
+                else:
+                    log.exception("netlink monitor: socket failed; opening a new one")
+                await asyncio.sleep(RETRY_DELAY)
             except Exception:
                 if first:
                     raise
@@ -172,3 +188,11 @@ class NetlinkMonitor:
                 return None
             self._names[index] = name
         return name
+
+
+def _force_rcvbuf(ipr: AsyncIPRoute) -> None:
+    """As root, go past net.core.rmem_max; otherwise keep what the kernel allowed."""
+    try:
+        ipr.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+    except OSError:
+        log.debug("netlink monitor: SO_RCVBUFFORCE refused; keeping the default buffer")

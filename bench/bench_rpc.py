@@ -11,8 +11,15 @@ the ping2 SEND frame's size. Two StompServer set-ups are measured in the same ru
 - ``pool``: ping2 in the thread pool, as every verb was before;
 - ``inline``: ping2 registered ``inline=True``, answered on the event loop.
 
-A third echo server, an asyncio protocol behind asyncio's own TLS layer (``create_server(ssl=)``
-with the same context), shows what that layer costs: StompServer no longer uses it.
+Two more echo servers, same context and payload, show what the layers under StompServer cost:
+an asyncio protocol behind asyncio's own TLS layer (``create_server(ssl=)``; StompServer no
+longer uses it), and one behind rpc.tlsdirect, StompServer's TLS layer (the floor for anything
+served on that layer and asyncio's loop).
+
+The raw ping2 client loops like the echo client: send the frame, read until the reply is whole
+(its final NUL), check it is a MESSAGE; the first reply is parsed and checked in full. (Until
+this round it parsed every reply with rpc.stomp.Parser, which timed the client's Python too and,
+on a machine where client and server share the cores, cost the server cache misses as well.)
 
 With ``--rounds N`` the measures alternate N times (so a load spike on a shared machine hits
 all of them alike) and the best of each is shown: the highest rate, and the lowest server CPU
@@ -39,9 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rpc.client import Client
 from rpc.pki import init_pki
 from rpc.stomp import Parser, encode_frame
-from rpc.tls import client_ssl_context, server_ssl_context
+from rpc.tls import DEFAULT_TLS_READ_BUFFER, client_ssl_context, server_ssl_context
 
 SETUPS = ("pool", "inline")
+PING_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def serve_stomp(pki: str, setup: str) -> None:
@@ -107,6 +115,44 @@ def serve_asyncio_echo(pki: str) -> None:
     asyncio.run(main())
 
 
+def serve_direct_echo(pki: str) -> None:
+    """An echo protocol behind rpc.tlsdirect, StompServer's TLS layer: the floor for any
+    protocol served on that layer and asyncio's loop."""
+    import asyncio
+
+    from rpc.tlsdirect import accept_tls
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.transport.write(data)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ctx = server_ssl_context(pki)
+        lsock = socket.create_server(("127.0.0.1", 0))
+        lsock.setblocking(False)
+        print(lsock.getsockname()[1], flush=True)
+
+        def accept() -> None:
+            try:
+                raw, _ = lsock.accept()
+            except BlockingIOError:
+                return
+            raw.setblocking(False)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            accept_tls(loop, raw, ctx, Echo, read_size=DEFAULT_TLS_READ_BUFFER,
+                       handshake_timeout=10.0)
+
+        loop.add_reader(lsock.fileno(), accept)
+        await loop.run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(main())
+
+
 def spawn(mode: str, pki: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, __file__, mode, pki, *extra],
@@ -143,7 +189,7 @@ def ping_frame() -> bytes:
             "jsonrpc": "2.0",
             "method": "Host.ping2",
             "params": {},
-            "id": "00000000-0000-0000-0000-000000000000",
+            "id": PING_ID,
         }
     )
     return encode_frame(
@@ -158,20 +204,30 @@ def ping_frame() -> bytes:
 
 
 def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Measure:
+    """The same loop shape as the echo: send the frame, read until the reply frame is whole
+    (its NUL). The first reply is parsed and checked in full, every other one is checked to be
+    a MESSAGE; parsing each with our Parser would time the client's Python, not the server."""
     s = tls(port, ctx)
     p = Parser()
     s.sendall(encode_frame("CONNECT", {"accept-version": "1.2"}))
     s.sendall(encode_frame("SUBSCRIBE", {"destination": "bench", "id": "1"}))
-    frame = ping_frame()
-
-    def once() -> None:
-        s.sendall(frame)
-        got: list[object] = []
-        while not any(getattr(f, "command", "") == "MESSAGE" for f in got):
-            got += p.feed(s.recv(65536))
-
     while not p.feed(s.recv(65536)):
         pass  # CONNECTED
+    frame = ping_frame()
+
+    def once() -> bytes:
+        s.sendall(frame)
+        data = s.recv(65536)
+        while not data.endswith(b"\x00"):
+            data += s.recv(65536)
+        if not data.startswith(b"MESSAGE\n"):
+            raise RuntimeError(f"not a MESSAGE: {data[:80]!r}")
+        return data
+
+    (reply,) = p.feed(once())
+    expected = {"jsonrpc": "2.0", "id": PING_ID, "result": True}
+    if reply.headers.get("destination") != "bench" or json.loads(reply.text()) != expected:
+        raise RuntimeError(f"unexpected reply {reply}")
     return _rate(once, seconds, s, pid)
 
 
@@ -257,11 +313,13 @@ def main() -> int:
         procs = {s: spawn("--serve-stomp", tmp, s) for s in SETUPS}
         echo_proc, echo_port = spawn("--serve-echo", tmp)
         aecho_proc, aecho_port = spawn("--serve-asyncio-echo", tmp)
+        decho_proc, decho_port = spawn("--serve-direct-echo", tmp)
         size = len(ping_frame())
         try:
             for _ in range(args.rounds):
                 best("echo", bench_echo(echo_port, ctx, size, args.seconds, echo_proc.pid))
                 best("aecho", bench_echo(aecho_port, ctx, size, args.seconds, aecho_proc.pid))
+                best("decho", bench_echo(decho_port, ctx, size, args.seconds, decho_proc.pid))
                 for setup, (proc, port) in procs.items():
                     best(f"raw-{setup}", bench_stomp(port, ctx, args.seconds, proc.pid))
                     best(f"lib-{setup}", bench_client(port, ctx, args.seconds, proc.pid))
@@ -272,6 +330,7 @@ def main() -> int:
                 stop(proc)
             stop(echo_proc)
             stop(aecho_proc)
+            stop(decho_proc)
     echo = rates["echo"]
     rows: list[tuple[str, str]] = [
         (f"TLS echo loop, {size}-byte payload (round trips/s)", f"{echo:.0f}"),
@@ -279,6 +338,9 @@ def main() -> int:
         ("asyncio echo protocol behind asyncio's TLS (rt/s)", f"{rates['aecho']:.0f}"),
         ("  ratio to the echo loop", f"{100 * rates['aecho'] / echo:.1f}%"),
         ("  server CPU per round trip (us)", f"{cpus['aecho']:.0f}"),
+        ("asyncio echo protocol behind rpc.tlsdirect (rt/s)", f"{rates['decho']:.0f}"),
+        ("  ratio to the echo loop", f"{100 * rates['decho'] / echo:.1f}%"),
+        ("  server CPU per round trip (us)", f"{cpus['decho']:.0f}"),
     ]
     for setup in SETUPS:
         raw, lib = rates[f"raw-{setup}"], rates[f"lib-{setup}"]
@@ -305,5 +367,7 @@ if __name__ == "__main__":
         serve_echo(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--serve-asyncio-echo":
         serve_asyncio_echo(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--serve-direct-echo":
+        serve_direct_echo(sys.argv[2])
     else:
         sys.exit(main())

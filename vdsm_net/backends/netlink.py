@@ -13,15 +13,15 @@ from collections.abc import Sequence
 
 from vdsm_net import ops as o
 from vdsm_net.backends import netlink_codec as c
-from vdsm_net.backends import netlink_observe as obs
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.backends.netlink_apply import BatchWriter, Cached, dump_links, link_cache
+from vdsm_net.backends.netlink_addrs import decode_addresses, decode_routes, decode_rules
+from vdsm_net.backends.netlink_apply import BatchWriter
 from vdsm_net.backends.netlink_bondopts import read_bond_options
+from vdsm_net.backends.netlink_links import Cached, decode_links, dump_request
 from vdsm_net.backends.netlink_worker import NetlinkWorker
 from vdsm_net.kernel import KernelState
 from vdsm_net.nicfacts import read_nic_facts
 
-_FAMILIES = (2, 10)  # AF_INET, AF_INET6: a route dump also holds multicast routing tables
 _DUMP_RETRIES = 5
 
 
@@ -43,26 +43,28 @@ class NetlinkBackend:
 
     # ---- observation -------------------------------------------------------------------------
 
-    def observe(self) -> KernelState:
+    def observe(self, stats: bool = True) -> KernelState:
+        """One snapshot; ``stats=False`` leaves ``Link.stats`` out (None) where the kernel can
+        skip the counters, which the planner never reads."""
         with self._lock:
             for attempt in range(_DUMP_RETRIES):
                 try:
-                    link_msgs = dump_links(self._sock)
-                    addr_msgs = [c.decode_addr(*p) for p in self._dump(c.RTM_GETADDR, 8)]
-                    route_msgs = [c.decode_route(*p) for p in self._dump(c.RTM_GETROUTE, 12)]
-                    rule_msgs = [c.decode_rule(*p) for p in self._dump(c.RTM_GETRULE, 12)]
+                    link_msgs = self._sock.get(dump_request(stats))
+                    addr_msgs = self._dump(c.RTM_GETADDR, 8)
+                    route_msgs = self._dump(c.RTM_GETROUTE, 12)
+                    rule_msgs = self._dump(c.RTM_GETRULE, 12)
                     break
                 except InterruptedError:  # the kernel changed under the dump: take another
                     if attempt == _DUMP_RETRIES - 1:
                         raise
-            self._cache = link_cache(link_msgs)
-        names: dict[int, str] = {m["index"]: m["IFLA_IFNAME"] for m in link_msgs}
-        route_msgs = [m for m in route_msgs if m["family"] in _FAMILIES]
+            dump = decode_links(link_msgs, lambda bond: read_bond_options(self._sysfs, bond),
+                                stats)
+            self._cache = dump.cache
         return KernelState(
-            links=obs.parse_links(link_msgs, lambda bond: read_bond_options(self._sysfs, bond)),
-            addresses=obs.parse_addresses(addr_msgs, names),
-            routes=obs.parse_routes(route_msgs, names),
-            rules=obs.parse_rules(rule_msgs),
+            links=dump.links,
+            addresses=decode_addresses(addr_msgs, dump.names),
+            routes=decode_routes(route_msgs, dump.names),
+            rules=decode_rules(rule_msgs),
         )
 
     def _dump(self, kind: int, header_size: int) -> list[tuple[bytes, int, int]]:

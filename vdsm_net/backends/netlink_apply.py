@@ -23,34 +23,22 @@ from vdsm_net import linkopts
 from vdsm_net import ops as o
 from vdsm_net.backends import netlink_codec as c
 from vdsm_net.backends import netlink_encode as enc
-from vdsm_net.backends import netlink_observe as obs
 from vdsm_net.backends.netlink_bondopts import write_bond_options
+from vdsm_net.backends.netlink_links import (
+    Cached,
+    Message,
+    dump_request,
+    link_bridge_options,
+    link_cache,
+)
 from vdsm_net.errors import KernelError
 
 FIRST_DELETE_GROUP = 0x7E000000  # link groups we borrow for bulk deletes
 
 
-@dataclass
-class Cached:
-    """What the writer remembers of a link between observations."""
-
-    index: int
-    up: bool
-    group: int
-    kind: str | None
-
-
-def dump_links(sock: c.RtnlSocket) -> list[dict[str, Any]]:
-    return [c.decode_link(*p) for p in sock.dump(c.RTM_GETLINK, enc._EMPTY_IFINFO)]
-
-
-def link_cache(msgs: Sequence[dict[str, Any]]) -> dict[str, Cached]:
-    out: dict[str, Cached] = {}
-    for m in msgs:
-        info = m.get("IFLA_LINKINFO") or {}
-        out[m["IFLA_IFNAME"]] = Cached(m["index"], bool(m["flags"] & obs.IFF_UP),
-                                       m.get("IFLA_GROUP") or 0, info.get("IFLA_INFO_KIND"))
-    return out
+def dump_links(sock: c.RtnlSocket) -> list[Message]:
+    """The messages of a link dump without the counters (the writer never needs them)."""
+    return sock.get(dump_request(stats=False))
 
 
 @dataclass
@@ -188,8 +176,7 @@ class BatchWriter:
             answer = self.sock.get(enc.get_link(op.name))
         except OSError as exc:
             raise KernelError(op.kind, f"{op.name}: {exc.strerror}") from exc
-        data = (c.decode_link(*answer[0]).get("IFLA_LINKINFO") or {}).get("IFLA_INFO_DATA")
-        _stp, current = obs.bridge_options(data)
+        _stp, current = link_bridge_options(*answer[0])
         wanted = dict(op.bridge_opts)
         reset = {k: linkopts.BRIDGE_DEFAULTS[k] for k, _ in current if k not in wanted}
         opts = tuple(sorted({**reset, **wanted}.items()))

@@ -1,9 +1,7 @@
-"""A minimal rtnetlink codec on a raw socket: struct-packed requests, batched sends, and dump
-decoding that reads only the attributes ``KernelState`` needs.
-
-pyroute2 decodes every attribute of every message into Python objects; at a few hundred links that
-is most of the cost of an observation. Decoded messages here are plain dicts with pyroute2's keys
-and value forms (``m["index"]``, ``m.get("IFLA_IFNAME")``), so ``netlink_observe`` parses either.
+"""A minimal rtnetlink codec on a raw socket: struct-packed requests, batched sends, dumps, and
+the attribute walk. Dump messages are decoded straight into ``kernel`` values by
+``netlink_links`` (links) and ``netlink_addrs`` (addresses, routes, rules), reading only the
+attributes ``KernelState`` needs (pyroute2 decodes every attribute into Python objects).
 """
 
 from __future__ import annotations
@@ -12,8 +10,7 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
@@ -35,7 +32,7 @@ IFINFOMSG = struct.Struct("=BxHiII")
 IFADDRMSG = struct.Struct("=BBBBI")
 RTMSG = struct.Struct("=BBBBBBBBI")  # also fib_rule_hdr
 U8, U16, U32, U64, BE16 = (struct.Struct(f) for f in ("=B", "=H", "=I", "=Q", ">H"))
-_STATS64 = struct.Struct("=8Q")  # the first 8 counters of rtnl_link_stats64
+STATS64 = struct.Struct("=8Q")  # the first 8 counters of rtnl_link_stats64
 
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_STATS64, IFLA_GROUP = 16, 18, 20, 23, 27
@@ -100,18 +97,6 @@ def attrs(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         start += (length + 3) & ~3
 
 
-def mac_text(buf: bytes, s: int, e: int) -> str:
-    return ":".join(f"{b:02x}" for b in buf[s:e])
-
-
-def _text(buf: bytes, s: int, e: int) -> str:
-    return buf[s:e].split(b"\0", 1)[0].decode(errors="replace")
-
-
-def _ip(family: int, buf: bytes, s: int, e: int) -> str:
-    return socket.inet_ntop(family, buf[s:e])
-
-
 # IFLA_BR_* attribute -> (pyroute2 key, struct); group_addr is a MAC
 BRIDGE_FIELDS: dict[int, tuple[str, struct.Struct | None]] = {
     1: ("IFLA_BR_FORWARD_DELAY", U32),
@@ -146,146 +131,6 @@ BRIDGE_FIELDS: dict[int, tuple[str, struct.Struct | None]] = {
 }
 BRIDGE_ATTR_IDS = {key: (kind, fmt) for kind, (key, fmt) in BRIDGE_FIELDS.items()}
 NO_LL_LEARN = "IFLA_BR_NO_LINKLOCAL_LEARN"  # a bit of IFLA_BR_MULTI_BOOLOPT
-
-
-def _bridge_data(buf: bytes, s: int, e: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind, ps, pe in attrs(buf, s, e):
-        if kind == IFLA_BR_MULTI_BOOLOPT and pe - ps >= 8:
-            value, mask = struct.unpack_from("=II", buf, ps)
-            if mask & BR_BOOLOPT_NO_LL_LEARN:
-                out[NO_LL_LEARN] = int(bool(value & BR_BOOLOPT_NO_LL_LEARN))
-            continue
-        field = BRIDGE_FIELDS.get(kind)
-        if field is None:
-            continue
-        key, fmt = field
-        out[key] = mac_text(buf, ps, pe) if fmt is None else fmt.unpack_from(buf, ps)[0]
-    return out
-
-
-def _kind_data(kind: str | None, buf: bytes, s: int, e: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if kind == "bridge":
-        return _bridge_data(buf, s, e)
-    for k, ps, _pe in attrs(buf, s, e):
-        if kind == "vlan" and k == IFLA_VLAN_ID:
-            out["IFLA_VLAN_ID"] = U16.unpack_from(buf, ps)[0]
-        elif kind == "bond" and k == IFLA_BOND_ACTIVE_SLAVE:
-            out["IFLA_BOND_ACTIVE_SLAVE"] = U32.unpack_from(buf, ps)[0]
-        elif kind == "bond" and k == IFLA_BOND_MODE:
-            out["IFLA_BOND_MODE"] = U8.unpack_from(buf, ps)[0]
-    return out
-
-
-def _linkinfo(buf: bytes, s: int, e: int) -> dict[str, Any]:
-    parts = {k: (ps, pe) for k, ps, pe in attrs(buf, s, e)}
-    out: dict[str, Any] = {}
-    kind = None
-    if IFLA_INFO_KIND in parts:
-        kind = _text(buf, *parts[IFLA_INFO_KIND])
-        out["IFLA_INFO_KIND"] = kind
-    if IFLA_INFO_DATA in parts:
-        out["IFLA_INFO_DATA"] = _kind_data(kind, buf, *parts[IFLA_INFO_DATA])
-    slave_kind = _text(buf, *parts[IFLA_INFO_SLAVE_KIND]) if IFLA_INFO_SLAVE_KIND in parts else None
-    if IFLA_INFO_SLAVE_DATA in parts and slave_kind == "bond":
-        slave: dict[str, Any] = {}
-        for k, ps, pe in attrs(buf, *parts[IFLA_INFO_SLAVE_DATA]):
-            if k == IFLA_BOND_SLAVE_PERM_HWADDR:
-                slave["IFLA_BOND_SLAVE_PERM_HWADDR"] = mac_text(buf, ps, pe)
-        out["IFLA_INFO_SLAVE_DATA"] = slave
-    return out
-
-
-def _stats64(buf: bytes, s: int, e: int) -> dict[str, int]:
-    (_rxp, _txp, rxb, txb, rxe, txe, rxd, txd) = _STATS64.unpack_from(buf, s)
-    return {"rx_bytes": rxb, "tx_bytes": txb, "rx_errors": rxe, "tx_errors": txe,
-            "rx_dropped": rxd, "tx_dropped": txd}
-
-
-def _u32(buf: bytes, s: int, e: int) -> int:
-    return int(U32.unpack_from(buf, s)[0])
-
-
-def _operstate(buf: bytes, s: int, e: int) -> str:
-    return "UP" if buf[s] == IF_OPER_UP else str(buf[s])
-
-
-_LINK_ATTRS: dict[int, tuple[str, Callable[[bytes, int, int], Any]]] = {
-    IFLA_ADDRESS: ("IFLA_ADDRESS", mac_text),
-    IFLA_IFNAME: ("IFLA_IFNAME", _text),
-    IFLA_MTU: ("IFLA_MTU", _u32),
-    IFLA_LINK: ("IFLA_LINK", _u32),
-    IFLA_MASTER: ("IFLA_MASTER", _u32),
-    IFLA_OPERSTATE: ("IFLA_OPERSTATE", _operstate),
-    IFLA_LINKINFO: ("IFLA_LINKINFO", _linkinfo),
-    IFLA_IFALIAS: ("IFLA_IFALIAS", _text),
-    IFLA_STATS64: ("IFLA_STATS64", _stats64),
-    IFLA_GROUP: ("IFLA_GROUP", _u32),
-    IFLA_PERM_ADDRESS: ("IFLA_PERM_ADDRESS", mac_text),
-}
-
-
-def decode_link(buf: bytes, s: int, e: int) -> dict[str, Any]:
-    _family, _type, index, flags, _change = IFINFOMSG.unpack_from(buf, s)
-    m: dict[str, Any] = {"index": index, "flags": flags}
-    # the hot loop of an observation (tens of attributes per link): attrs() inlined
-    pos, unpack, known_attrs = s + IFINFOMSG.size, NLA.unpack_from, _LINK_ATTRS
-    while pos + 4 <= e:
-        length, kind = unpack(buf, pos)
-        if length < 4:
-            break
-        known = known_attrs.get(kind & 0x3FFF)
-        if known is not None:
-            m[known[0]] = known[1](buf, pos + 4, pos + length)
-        pos += (length + 3) & ~3
-    return m
-
-
-def decode_addr(buf: bytes, s: int, e: int) -> dict[str, Any]:
-    family, prefixlen, flags, scope, index = IFADDRMSG.unpack_from(buf, s)
-    m: dict[str, Any] = {"family": family, "prefixlen": prefixlen, "flags": flags,
-                         "scope": scope, "index": index}
-    for kind, ps, pe in attrs(buf, s + IFADDRMSG.size, e):
-        if kind == 1:
-            m["IFA_ADDRESS"] = _ip(family, buf, ps, pe)
-        elif kind == 2:
-            m["IFA_LOCAL"] = _ip(family, buf, ps, pe)
-        elif kind == 8:
-            m["IFA_FLAGS"] = _u32(buf, ps, pe)
-    return m
-
-
-def decode_route(buf: bytes, s: int, e: int) -> dict[str, Any]:
-    family, dst_len, src_len, _tos, table, proto, scope, rtype, _flags = RTMSG.unpack_from(buf, s)
-    m: dict[str, Any] = {"family": family, "dst_len": dst_len, "src_len": src_len,
-                         "table": table, "proto": proto, "scope": scope, "type": rtype}
-    for kind, ps, pe in attrs(buf, s + RTMSG.size, e):
-        if kind == 1:
-            m["RTA_DST"] = _ip(family, buf, ps, pe)
-        elif kind == 4:
-            m["RTA_OIF"] = _u32(buf, ps, pe)
-        elif kind == 5:
-            m["RTA_GATEWAY"] = _ip(family, buf, ps, pe)
-        elif kind == 15:
-            m["RTA_TABLE"] = _u32(buf, ps, pe)
-    return m
-
-
-def decode_rule(buf: bytes, s: int, e: int) -> dict[str, Any]:
-    family, dst_len, src_len, _tos, table, _r1, _r2, action, _flags = RTMSG.unpack_from(buf, s)
-    m: dict[str, Any] = {"family": family, "dst_len": dst_len, "src_len": src_len,
-                         "table": table, "action": action}
-    for kind, ps, pe in attrs(buf, s + RTMSG.size, e):
-        if kind == 1:
-            m["FRA_DST"] = _ip(family, buf, ps, pe)
-        elif kind == 2:
-            m["FRA_SRC"] = _ip(family, buf, ps, pe)
-        elif kind == 6:
-            m["FRA_PRIORITY"] = _u32(buf, ps, pe)
-        elif kind == 15:
-            m["FRA_TABLE"] = _u32(buf, ps, pe)
-    return m
 
 
 # ---- the socket ------------------------------------------------------------------------------

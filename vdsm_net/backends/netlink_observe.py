@@ -1,6 +1,8 @@
-"""Dump messages -> kernel.py values. Pure functions over the messages of one dump each.
+"""pyroute2's dump messages -> kernel.py values. Pure functions over the messages of one dump each.
 
-A message is a mapping with pyroute2's keys and value forms, as ``netlink_codec`` decodes them."""
+A message is a mapping with pyroute2's keys and value forms. The backend decodes raw messages
+straight into the same values (``netlink_links``, ``netlink_addrs``, which share this module's
+constants and filters); these parsers are the independent path the kernel tests compare with."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
 from vdsm_net.adopt import adopt
 from vdsm_net.api import HostApi
+from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.netlink import NetlinkBackend
 from vdsm_net.backends.netlink_monitor import NetlinkMonitor
 from vdsm_net.cli import make_backend
@@ -137,10 +138,13 @@ def run(args: argparse.Namespace) -> int:
         spec = load_boot_spec(args.boot_spec) if args.boot_spec else None
         parse_listen(args.listen)
         server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
+        kill_at = kill_at_write(os.environ)  # test-only hook, see backends/killswitch.py
     except (OSError, ValueError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 2
     backend = make_backend(args.backend, args.nics, args.netns)
+    if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
+        backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
     running = adopt(backend.observe())
     if running.networks or running.bonds:

@@ -1,5 +1,7 @@
 """Helpers for the stateless-lifecycle e2e tests: boot specs, an agent run that is expected to
-stop, a large request to cut short with SIGKILL, and what the kernel's ownership tags name.
+stop, a large request cut short by SIGKILL at an exact write of its plan (the agent's test-only
+``VDSM_NET_TEST_SIGKILL_AT_WRITE`` hook), which of the plan's ops the kernel shows, and what the
+kernel's ownership tags name.
 
 Reuses the e2e fixtures (``e2e_agent``, ``e2e_kernel``); nothing here talks to the agent except
 through its command line and the wire.
@@ -8,17 +10,19 @@ through its command line and the wire.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rpc.client import ClientError, ServerError
+import pytest
+
+from rpc.client import ClientError
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
 from vdsm_net.adopt import tag_fields
+from vdsm_net.backends.killswitch import KILL_AT_WRITE_ENV
 from vdsm_net.backends.netlink_worker import NetlinkWorker
 
 MGMT = "ovirtmgmt"
@@ -113,8 +117,8 @@ def _created(ipr: Any) -> Created:
 
 
 class ObjectCounter:
-    """``Created``, counted over netlink from this process: a dump is far quicker than running
-    ``ip`` in UML, so a kill lands close to the state it waits for."""
+    """``Created``, counted over netlink from this process (quicker than running ``ip`` in
+    UML)."""
 
     def __init__(self, ns: str) -> None:
         self.worker = NetlinkWorker(ns)
@@ -142,38 +146,72 @@ def link_names(ns: str) -> set[str]:
     return set(k.links(ns))
 
 
-class Apply(threading.Thread):
-    """A setupNetworks sent on its own connection in the background; the agent may die under
-    it, so the outcome is whatever the call raised or returned."""
-
-    def __init__(self, agent: Agent, networks: dict[str, Any], bondings: dict[str, Any],
-                 options: dict[str, Any]) -> None:
-        super().__init__(daemon=True)
-        self.cli = agent.client()
-        self.params = {"networks": networks, "bondings": bondings, "options": options}
-        self.outcome: object = None
-
-    def run(self) -> None:
-        try:
-            self.outcome = self.cli.call("Host.setupNetworks", self.params, timeout=120)
-        except (ClientError, ServerError, TimeoutError) as exc:
-            self.outcome = exc
-
-    def finish(self) -> object:
-        self.join(130)
-        self.cli.close()
-        return self.outcome
+# -- an exact SIGKILL in the middle of an apply -----------------------------------------------
+def plan_of(agent: Agent, networks: dict[str, Any], bondings: dict[str, Any],
+            options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ops ``Host.setupNetworks`` would write for this request, in order (planNetworks)."""
+    with agent.client() as cli:
+        answer = cli.call("Host.planNetworks",
+                          {"networks": networks, "bondings": bondings, "options": options})
+    plan = answer["plan"]
+    assert isinstance(plan, list)
+    return plan
 
 
-def kill_when(agent: Agent, count: ObjectCounter, done: Callable[[Created], bool],
-              timeout: float = 60.0) -> Created:
-    """SIGKILL the agent as soon as ``done(count())`` holds. The count right after the
-    kill (the agent may have gone a few objects further meanwhile)."""
+def first_op(plan: list[dict[str, Any]], kind: str,
+             where: Callable[[dict[str, Any]], bool] = lambda _op: True) -> int:
+    """The index of the first op of ``kind`` (that ``where`` accepts): a write to kill at."""
+    for index, op in enumerate(plan):
+        if op["op"] == kind and where(op):
+            return index
+    raise AssertionError(f"no {kind} op in the plan: {plan}")
+
+
+def sigkill_at_write(agent: Agent, write: int, networks: dict[str, Any],
+                     bondings: dict[str, Any], options: dict[str, Any]) -> None:
+    """Restart ``agent`` armed with VDSM_NET_TEST_SIGKILL_AT_WRITE=``write``, send the request,
+    and see the connection drop and vdsm-netd die by SIGKILL right before that write. The agent
+    is left dead; ``agent.start()`` brings it back unarmed."""
+    agent.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(KILL_AT_WRITE_ENV, str(write))
+        agent.start()
+    assert "TEST HOOK ARMED" in agent.log(since_start=True)
+    params = {"networks": networks, "bondings": bondings, "options": options}
+    with agent.client() as cli, pytest.raises(ClientError, match="connection closed"):
+        cli.call("Host.setupNetworks", params, timeout=EXIT_TIMEOUT)
     assert agent.proc is not None
-    deadline = time.monotonic() + timeout
-    while not done(count()):
-        if agent.proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"agent gone or too slow before the kill point\n{agent.log()}")
-    agent.proc.kill()
-    agent.proc.wait()
-    return count()
+    assert agent.proc.wait(EXIT_TIMEOUT) == -signal.SIGKILL, agent.log(since_start=True)
+    assert f"SIGKILL before write {write}: " in agent.log(since_start=True)
+
+
+def _kernel_view(ns: str) -> tuple[dict[str, str | None], set[tuple[str, str]]]:
+    """Every link's master (None: none) and every global (link, addr/prefix)."""
+    masters = {name: entry.get("master") for name, entry in k.links(ns).items()}
+    addrs = {(entry["ifname"], f"{info['local']}/{info['prefixlen']}")
+             for entry in k.ip_json(ns, "addr", "show")
+             for info in entry.get("addr_info", []) if info.get("scope") == "global"}
+    return masters, addrs
+
+
+def visible(ns: str, plan: list[dict[str, Any]]) -> list[bool | None]:
+    """For each op of ``plan``: is its effect in the kernel now (None: an op this does not
+    check, such as up, MTU or tag)? Links created or deleted, ports attached or released and
+    addresses added are checked."""
+    masters, addrs = _kernel_view(ns)
+    out: list[bool | None] = []
+    for op in plan:
+        kind = op["op"]
+        if kind == "create_link":
+            out.append(op["link"]["name"] in masters)
+        elif kind == "delete_links":
+            present = {name in masters for name in op["names"]}
+            assert len(present) == 1, f"one write deleted only some of {op['names']}"
+            out.append(not present.pop())
+        elif kind == "set_master":
+            out.append(op["name"] in masters and masters[op["name"]] == op.get("master"))
+        elif kind == "add_address":
+            out.append((op["address"]["ifname"], op["address"]["address"]) in addrs)
+        else:
+            out.append(None)
+    return out

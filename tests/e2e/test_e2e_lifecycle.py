@@ -23,7 +23,6 @@ from tests.e2e.e2e_requests import DONE, NOCHK, network_view, setup
 
 BIG = 12
 """Networks in the large request: 37 kernel objects (a bond, VLANs, bridges, addresses)."""
-REMOVAL_TRIES = 3
 
 
 def _caps(agent: Agent) -> dict[str, Any]:
@@ -90,9 +89,10 @@ def test_bad_boot_spec_stops_the_agent_and_leaves_the_kernel_alone(
 
 
 def _restart_and_check_adoption(agent: Agent, when: str) -> None:
-    """Restart the killed agent: caps report exactly the networks the kernel's tags name."""
+    """Restart the killed agent, unarmed: caps report exactly the networks the tags name."""
     agent.stop()
     agent.start()
+    assert "TEST HOOK" not in agent.log(since_start=True), when
     adopted = set(_caps(agent)["networks"])
     assert adopted == life.tagged_networks(agent.netns), when
 
@@ -118,55 +118,52 @@ def _remove_all(agent: Agent, pristine: set[str], when: str) -> None:
     assert life.link_names(agent.netns) == pristine, f"leak: {when}"
 
 
-def _apply_and_kill(agent: Agent, count: life.ObjectCounter, networks: dict[str, Any],
-                    bondings: dict[str, Any], done: Callable[[life.Created], bool]
-                    ) -> life.Created:
-    apply = life.Apply(agent, networks, bondings, NOCHK)
-    apply.start()
-    try:
-        return life.kill_when(agent, count, done)
-    finally:
-        apply.finish()
+def _kill_mid_apply(agent: Agent, networks: dict[str, Any], bondings: dict[str, Any],
+                    kind: str, where: Callable[[dict[str, Any]], bool] = lambda _op: True
+                    ) -> str:
+    """Plan the request on the running agent, then SIGKILL a fresh one right before the first
+    ``kind`` op of that plan, and check the kill landed exactly there: every checked op before
+    it is in the kernel, none from it on, and there is at least one of each. A description."""
+    plan = life.plan_of(agent, networks, bondings, NOCHK)
+    write = life.first_op(plan, kind, where)
+    life.sigkill_at_write(agent, write, networks, bondings, NOCHK)
+    seen = life.visible(agent.netns, plan)
+    checked = [(index, shown) for index, shown in enumerate(seen) if shown is not None]
+    when = f"killed before write {write}/{len(plan)} ({kind}); checked ops (index, shown): " \
+           f"{checked}"
+    assert all(shown == (index < write) for index, shown in checked), when
+    assert any(index < write for index, _ in checked), when  # some of the apply happened ...
+    assert any(index >= write for index, _ in checked), when  # ... but not all of it
+    return when
 
 
 def test_sigkill_in_the_middle_of_an_apply_is_adopted_and_converges(
     netns: str, start_agent: StartAgent
 ) -> None:
-    """Three kills, each followed by a restart that must adopt exactly what the tags name:
-    creating (during the VLANs and bridges), removing (once the first port is detached),
-    creating again (once every link exists, before the addresses are all in). Each time the
-    engine's next request converges; nothing leaks."""
+    """Three kills at exact writes of the plan (vdsm-netd's test-only SIGKILL hook), each
+    followed by an unarmed restart that must adopt exactly what the tags name: creating (every
+    VLAN and bridge made, before the first port joins a bridge), removing (the bond's ports
+    released, before the first bulk delete), creating again (every link made and up, before
+    the first address). Each time the engine's next request converges; nothing leaks."""
     networks, bondings = life.big_request(BIG)
     gone_networks, gone_bondings = life.removal(networks, bondings)
-    total = life.big_objects(BIG)
     pristine = life.link_names(netns)
     agent = start_agent(netns)
-    seen = {}
     with life.ObjectCounter(netns) as count:
-        seen["links"] = _apply_and_kill(agent, count, networks, bondings,
-                                        lambda n: n.objects >= 1 + BIG)
-        _restart_and_check_adoption(agent, f"killed while creating links at {seen}")
-        _converge(agent, count, "after a kill while creating links")
+        when = _kill_mid_apply(agent, networks, bondings, "set_master",
+                               lambda op: op.get("master") in networks)
+        _restart_and_check_adoption(agent, when)
+        _converge(agent, count, f"after a kill while creating links: {when}")
 
-        for _ in range(REMOVAL_TRIES):  # a removal is quick: the poll may see it only done
-            seen["removal"] = _apply_and_kill(agent, count, gone_networks, gone_bondings,
-                                              lambda n: n.ports < BIG)
-            _restart_and_check_adoption(agent, f"killed while removing at {seen}")
-            if seen["removal"] != (0, 0):
-                break
-            _converge(agent, count, "again, after a removal the kill came too late for")
-        _remove_all(agent, pristine, "after a kill while removing")
+        when = _kill_mid_apply(agent, gone_networks, gone_bondings, "delete_links")
+        _restart_and_check_adoption(agent, when)
+        _remove_all(agent, pristine, f"after a kill while removing: {when}")
 
-        # every link is there (bond, VLANs, bridges); ports, MTU, up and addresses are not all
-        # done yet (polling at the first address overshot to the end: they are quick)
-        seen["late"] = _apply_and_kill(agent, count, networks, bondings,
-                                       lambda n: n.objects >= 1 + 2 * BIG)
-        _restart_and_check_adoption(agent, f"killed after the links at {seen}")
-        _converge(agent, count, "after a kill after the links")
+        when = _kill_mid_apply(agent, networks, bondings, "add_address")
+        _restart_and_check_adoption(agent, when)
+        _converge(agent, count, f"after a kill before the addresses: {when}")
         _remove_all(agent, pristine, "at the end")
         assert count() == (0, 0)
-    # each kill landed in the middle of its apply: neither before it began nor after it ended
-    assert all(n not in {(0, 0), (total, BIG)} for n in seen.values()), seen
 
 
 def test_full_state_drops_what_is_not_listed_and_keeps_a_bridge_in_use(agent: Agent) -> None:

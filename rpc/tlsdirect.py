@@ -49,6 +49,12 @@ class TlsTransport(asyncio.Transport):
         self._lost = False
         self._reading = False
         self._writing = False
+        # The SSL object under the SSLSocket, when there is one: its read, write and pending are
+        # what SSLSocket.recv, send and pending end in, two Python calls further down.
+        io = getattr(sock, "_sslobj", None) or sock
+        self._recv: Callable[[int], bytes] = io.read
+        self._send: Callable[[bytes | bytearray | memoryview], int] = io.write
+        self._pending: Callable[[], int] = io.pending
         self._extra: dict[str, Any] = {
             "socket": sock,
             "ssl_object": sock,
@@ -83,7 +89,7 @@ class TlsTransport(asyncio.Transport):
             return
         self._reading = True
         self._loop.add_reader(self._fd, self._read_ready)
-        if self._sock.pending():  # decrypted bytes the socket will not signal again
+        if self._pending():  # decrypted bytes the socket will not signal again
             self._loop.call_soon(self._read_ready)
 
     def get_write_buffer_size(self) -> int:
@@ -94,7 +100,7 @@ class TlsTransport(asyncio.Transport):
             return
         if not self._wbuf and not self._writing and len(data) <= RECORD:  # straight out
             try:
-                sent = self._sock.send(data)
+                sent = self._send(data)
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
                 sent = 0
             except (OSError, ValueError) as exc:
@@ -129,9 +135,11 @@ class TlsTransport(asyncio.Transport):
             return
         for _ in range(READS_PER_WAKEUP):
             try:
-                data = self._sock.recv(self._read_size)
+                data = self._recv(self._read_size)
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
                 return
+            except ssl.SSLEOFError:  # a ragged EOF, which SSLSocket.recv reads as b""
+                data = b""
             except (OSError, ValueError) as exc:
                 self._fatal(exc)
                 return
@@ -139,7 +147,7 @@ class TlsTransport(asyncio.Transport):
                 self.close()
                 return
             self._protocol.data_received(data)
-            if not self._reading or not self._sock.pending():
+            if not self._reading or not self._pending():
                 return
         self._loop.call_soon(self._read_ready)
 
@@ -147,7 +155,7 @@ class TlsTransport(asyncio.Transport):
         buf = self._wbuf
         while buf:
             try:
-                sent = self._sock.send(bytes(buf[:RECORD]))
+                sent = self._send(bytes(buf[:RECORD]))
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
                 break
             except (OSError, ValueError) as exc:

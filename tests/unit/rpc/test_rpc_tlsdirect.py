@@ -156,3 +156,36 @@ def test_handshake_failure_never_reaches_the_protocol(pki: Path) -> None:
         assert not made.is_set()
     finally:
         loop.stop()
+
+
+class Keep(asyncio.Protocol):
+    """Keeps what it reads and how the connection ended."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.lost = threading.Event()
+        self.exc: Exception | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.exc = exc
+        self.lost.set()
+
+
+def test_peer_closing_without_close_notify_is_an_orderly_end(pki: Path) -> None:
+    """A TCP close with no TLS close_notify (a ragged EOF) ends the stream like a close_notify:
+    what came before it is delivered, then connection_lost(None)."""
+    proto = Keep()
+    client_raw, loop = _serve_pair(pki, proto, 1024)
+    try:
+        client_raw.settimeout(WAIT)
+        tls = client_ssl_context(pki).wrap_socket(client_raw, server_hostname="localhost")
+        tls.sendall(b"last words")
+        tls.close()  # SSLSocket.close sends no close_notify
+        assert proto.lost.wait(WAIT)
+        assert bytes(proto.received) == b"last words"
+        assert proto.exc is None
+    finally:
+        loop.stop()

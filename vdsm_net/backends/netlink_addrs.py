@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from vdsm_net.backends import netlink_codec as c
 from vdsm_net.backends import netlink_observe as obs
+from vdsm_net.backends.netlink_shapes import Spec
 from vdsm_net.kernel import Address, Route, Rule
 
 Message = tuple[bytes, int, int]
@@ -25,13 +26,9 @@ FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE = 1, 2, 6, 15
 _KEPT_SCOPES = (obs.SCOPE_GLOBAL, obs.SCOPE_SITE)
 
 
-def _fields(buf: bytes, start: int, end: int, wanted: tuple[int, ...]) -> dict[int, bytes]:
-    """The payloads of the wanted attributes in ``buf[start:end]``, by type."""
-    return {k: buf[ps:pe] for k, ps, pe in c.attrs(buf, start, end) if k in wanted}
-
-
-def _u32(raw: bytes | None) -> int:
-    return int(c.U32.unpack_from(raw)[0]) if raw else 0
+_ADDR = Spec([(IFA_ADDRESS, "s"), (IFA_LOCAL, "s"), (IFA_FLAGS, "I")])
+_ROUTE = Spec([(RTA_DST, "s"), (RTA_OIF, "I"), (RTA_GATEWAY, "s"), (RTA_TABLE, "I")])
+_RULE = Spec([(FRA_DST, "s"), (FRA_SRC, "s"), (FRA_PRIORITY, "I"), (FRA_TABLE, "I")])
 
 
 def _network(family: int, raw: bytes, length: int) -> str:
@@ -59,14 +56,13 @@ def _skipped6(cidr: str) -> bool:
 
 def decode_addresses(msgs: Iterable[Message], names: dict[int, str]) -> frozenset[Address]:
     out: set[Address] = set()
-    unpack = c.IFADDRMSG.unpack_from
-    wanted = (IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS)
+    unpack, read, header = c.IFADDRMSG.unpack_from, _ADDR.read, c.IFADDRMSG.size
     for buf, s, e in msgs:
         family, prefixlen, flags, scope, index = unpack(buf, s)
         if scope not in _KEPT_SCOPES or index not in names:
             continue
-        f = _fields(buf, s + c.IFADDRMSG.size, e, wanted)
-        raw = f.get(IFA_LOCAL) or f.get(IFA_ADDRESS)
+        address, local, ifa_flags = read(buf, s + header, e)
+        raw = local or address
         if raw is None:
             continue
         if family == AF_INET and len(raw) == 4:
@@ -76,7 +72,7 @@ def decode_addresses(msgs: Iterable[Message], names: dict[int, str]) -> frozense
             if iface.version == 6 and iface.ip.is_link_local:
                 continue
             text = iface.with_prefixlen
-        flags = _u32(f.get(IFA_FLAGS)) or flags
+        flags = ifa_flags or flags
         out.add(Address(names[index], text, dynamic=not flags & obs.IFA_F_PERMANENT))
     return frozenset(out)
 
@@ -84,24 +80,21 @@ def decode_addresses(msgs: Iterable[Message], names: dict[int, str]) -> frozense
 def decode_routes(msgs: Iterable[Message], names: dict[int, str]) -> frozenset[Route]:
     out: set[Route] = set()
     unpack = c.RTMSG.unpack_from
-    wanted = (RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE)
     for buf, s, e in msgs:
         family, dst_len, _src_len, _tos, table, proto, scope, _type, _flags = unpack(buf, s)
         # the header's table is the route's own one below 256 (RT_TABLE_COMPAT above)
         if family not in (AF_INET, AF_INET6) or proto == obs.RTPROT_KERNEL \
                 or table == obs.RT_TABLE_LOCAL:
             continue
-        f = _fields(buf, s + c.RTMSG.size, e, wanted)
-        oif = names.get(_u32(f.get(RTA_OIF))) if RTA_OIF in f else None
-        table = _u32(f.get(RTA_TABLE)) or table
+        dst, oif_index, raw_gw, rta_table = _ROUTE.read(buf, s + c.RTMSG.size, e)
+        oif = names.get(oif_index)
+        table = rta_table or table
         if table == obs.RT_TABLE_LOCAL or oif is None:
             continue
         v6 = family == AF_INET6
-        dst = f.get(RTA_DST) or bytes(16 if v6 else 4)
-        net = _network(family, dst, dst_len)
+        net = _network(family, dst or bytes(16 if v6 else 4), dst_len)
         if v6 and _skipped6(net):
             continue
-        raw_gw = f.get(RTA_GATEWAY)
         gateway = socket.inet_ntop(family, raw_gw) if raw_gw else None
         # IPv6 routes carry no scope: an IPv6 route without a gateway is on-link
         scope_link = gateway is None and (v6 or scope == obs.RT_SCOPE_LINK)
@@ -112,17 +105,15 @@ def decode_routes(msgs: Iterable[Message], names: dict[int, str]) -> frozenset[R
 def decode_rules(msgs: Iterable[Message]) -> frozenset[Rule]:
     out: set[Rule] = set()
     unpack = c.RTMSG.unpack_from
-    wanted = (FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE)
     for buf, s, e in msgs:
         family, dst_len, src_len, _tos, table, _r1, _r2, _action, _flags = unpack(buf, s)
-        f = _fields(buf, s + c.RTMSG.size, e, wanted)
-        priority = _u32(f.get(FRA_PRIORITY))
+        dst, src, priority, fra_table = _RULE.read(buf, s + c.RTMSG.size, e)
+        priority = priority or 0
         if priority in obs.DEFAULT_RULE_PRIORITIES:
             continue
-        src, dst = f.get(FRA_SRC), f.get(FRA_DST)
         out.add(Rule(
             priority=priority,
-            table=_u32(f.get(FRA_TABLE)) or table,
+            table=fra_table or table,
             src=_network(family, src, src_len) if src is not None else None,
             dst=_network(family, dst, dst_len) if dst is not None else None,
         ))

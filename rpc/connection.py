@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rpc.broker import Session
@@ -51,6 +53,10 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._corked: list[bytes] | None = None  # writes held while a chunk of input is handled
         self._answer_fast = server.fast_path.answer
+        self._fast_ok = False  # the session's codec is between frames (see _feed)
+        # loop.time() is time.monotonic() on asyncio's own loops: one Python call less per use.
+        base = type(self.loop).time is asyncio.BaseEventLoop.time
+        self._clock: Callable[[], float] = time.monotonic if base else self.loop.time
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,10 +70,10 @@ class Connection(asyncio.Protocol):
         self._timers.append(self.loop.call_later(self.server.detect_timeout, self._undetected))
 
     def data_received(self, data: bytes) -> None:
-        self._last_read = self.loop.time()
+        self._last_read = self._clock()
         session = self.session
         if session is not None:
-            if not self._answer_fast(session, data):
+            if not (self._fast_ok and self._answer_fast(session, data)):
                 self._feed(data)
             return
         self._head += data
@@ -94,7 +100,7 @@ class Connection(asyncio.Protocol):
         if t is None or t.is_closing():
             return
         t.write(data)
-        self._last_write = self.loop.time()
+        self._last_write = self._clock()
         if t.get_write_buffer_size() > self.server.output_limit:
             log.warning("connection %s: output buffer over its limit; closing", self._peer())
             t.abort()
@@ -135,12 +141,16 @@ class Connection(asyncio.Protocol):
         self._feed(head)
 
     def _feed(self, data: bytes) -> None:
-        """Hand input to the session; what it writes meanwhile leaves as one TLS write."""
-        assert self.session is not None
+        """Hand input to the session; what it writes meanwhile leaves as one TLS write. Only
+        this changes the session's codec, so afterwards is when to see whether the next input
+        may take the fast path (which needs the codec between frames)."""
+        session = self.session
+        assert session is not None
         self._corked = []
         try:
-            self.session.data_received(data)
+            session.data_received(data)
         finally:
+            self._fast_ok = session.parser.idle
             self._uncork()
 
     def _undetected(self) -> None:

@@ -6,8 +6,8 @@ anything else, one SEND per TLS record. When a chunk of input is exactly that, t
 most of a round trip's CPU on objects this case never needs. :meth:`FastPath.answer` takes the
 chunk when all of this holds, and otherwise returns False having done nothing:
 
-- the session's codec is idle (no partial frame, no pending error) and the chunk is one whole
-  SEND frame with a content-length and nothing after its NUL;
+- the session's codec is idle (no partial frame, no pending error: the caller checks) and the
+  chunk is one whole SEND frame with a content-length and nothing after its NUL;
 - its head is short, LF-only and well-formed (the codec's own one-pass rules), its destination
   is a request queue that nobody subscribed to (nothing to forward), and its body is within the
   server's inline limit;
@@ -65,8 +65,9 @@ class FastPath:
 
     def answer(self, session: Session, data: bytes) -> bool:
         """Answer ``data`` if it is one plain inline request (see the module); False, with
-        nothing done, leaves it to the session's general path."""
-        if not data.startswith(SEND_LINE) or session.closed or not session.parser.idle:
+        nothing done, leaves it to the session's general path. Call it only while the
+        session's codec is between frames (``session.parser.idle``); the connection knows."""
+        if not data.startswith(SEND_LINE) or session.closed:
             return False
         end = data.find(b"\n\n", 0, self._head_limit)
         if end < 0:
@@ -93,7 +94,8 @@ class FastPath:
         reply_to = head.reply_to
         subs = self._subscriptions.get(reply_to) if reply_to is not None else None
         if subs is not None and len(subs) == 1 and subs[0].session is session:
-            session.write(fill_template(subs[0].template, text.encode("utf-8")))
+            if not session.closed:  # (Session.write, one call less)
+                session.link.write(fill_template(subs[0].template, text.encode("utf-8")))
         else:  # not the engine's usual set-up: the broker's own routing, warnings included
             self._broker.send_reply(text, False, reply_to)
         return True

@@ -288,6 +288,7 @@ def test_heads_fast_or_not_give_identical_bytes(
     [
         pytest.param(lambda s: [s + s], id="two frames in one read"),
         pytest.param(lambda s: [s[:40], s[40:]], id="split across reads"),
+        pytest.param(lambda s: [s[:20], s], id="a whole frame after a partial head"),
         pytest.param(lambda s: [s + b"\n"], id="heart-beat after the frame"),
         pytest.param(lambda s: [b"\n" + s], id="heart-beat before the frame"),
         pytest.param(lambda s: [s.replace(b"\n", b"\r\n", 3)], id="CRLF head"),

@@ -325,7 +325,7 @@ class Session:
         if not dest:
             self.write(error_frame("Missing destination header"))
             return
-        forwarded = self.broker.forward(frame, dest)
+        forwarded = 0 if self.broker.unheard(dest) else self.broker.forward(frame, dest)
         if self.broker.is_request_queue(dest):
             self.broker.submit(
                 Request(

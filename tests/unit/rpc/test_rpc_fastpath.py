@@ -24,7 +24,7 @@ from rpc.connection import Connection
 from rpc.fastpath import HEAD_CACHE, FastPath
 from rpc.jsonrpc import CallContext, Dispatcher
 from rpc.server import StompServer
-from rpc.stomp import Parser, encode_frame, fill_template, message_template
+from rpc.stomp import Parser, encode_frame
 from tests.unit.rpc.conftest import AppError
 
 REQUESTS = "jms.topic.vdsm_requests"
@@ -393,34 +393,6 @@ def test_made_up_heads_do_not_grow_the_cache(pair: Pair) -> None:
     assert fast == general
     assert all(taken)
     assert len(pair.spy._heads) <= HEAD_CACHE
-
-
-@given(
-    dest=st.text(min_size=1, max_size=20),
-    sub_id=st.text(max_size=10),
-    body=st.binary(max_size=64),
-)
-def test_message_template_matches_encode_frame(dest: str, sub_id: str, body: bytes) -> None:
-    headers = {"destination": dest, "content-type": "application/json", "subscription": sub_id}
-    assert fill_template(message_template("MESSAGE", headers), body) == encode_frame(
-        "MESSAGE", headers, body
-    )
-
-
-@given(
-    rid=st.one_of(st.text(max_size=40), st.integers(min_value=-(2**70), max_value=2**70)),
-    result=st.one_of(st.none(), st.just(True), st.just(False), scalars, st.lists(scalars)),
-)
-def test_success_text_is_json_dumps_of_vdsm_response(rid: str | int, result: Any) -> None:
-    d = Dispatcher()
-    d.register("A.b", lambda: result, inline=True)
-    text = d.answer_inline({"jsonrpc": "2.0", "method": "A.b", "id": rid}, _no_ctx, None)
-    expected = {"jsonrpc": "2.0", "id": rid, "result": True if result is None else result}
-    assert text == json.dumps(expected)
-
-
-def _no_ctx(flow_id: str | None) -> CallContext:
-    raise AssertionError("no method here declares _ctx")
 
 
 def test_the_ping_reply_frame_is_vdsm_s_bytes(pair: Pair) -> None:

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rpc.jsonrpc import CallContext, Dispatcher, Reply
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
@@ -169,3 +171,22 @@ def test_register_after_construction() -> None:
     disp.register("Host.x", lambda: 3)
     assert disp.methods() == ["Host.x"]
     assert call(disp, req("Host.x"))["result"] == 3
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12))
+
+
+@given(
+    rid=st.one_of(st.text(max_size=40), st.integers(min_value=-(2**70), max_value=2**70)),
+    result=st.one_of(st.none(), st.just(True), st.just(False), _SCALARS, st.lists(_SCALARS)),
+)
+def test_success_text_is_json_dumps_of_vdsm_response(rid: str | int, result: Any) -> None:
+    d = Dispatcher()
+    d.register("A.b", lambda: result, inline=True)
+    text = d.answer_inline({"jsonrpc": "2.0", "method": "A.b", "id": rid}, _no_ctx, None)
+    expected = {"jsonrpc": "2.0", "id": rid, "result": True if result is None else result}
+    assert text == json.dumps(expected)
+
+
+def _no_ctx(flow_id: str | None) -> CallContext:
+    raise AssertionError("no method here declares _ctx")

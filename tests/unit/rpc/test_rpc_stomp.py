@@ -13,6 +13,8 @@ from rpc.stomp import (
     ProtocolError,
     encode_frame,
     escape,
+    fill_template,
+    message_template,
     unescape,
 )
 
@@ -222,3 +224,15 @@ def test_frames_before_an_error_are_returned_first() -> None:
     assert p.error is not None
     with pytest.raises(ProtocolError):
         p.feed(b"")
+
+
+@given(
+    dest=st.text(min_size=1, max_size=20),
+    sub_id=st.text(max_size=10),
+    body=st.binary(max_size=64),
+)
+def test_message_template_matches_encode_frame(dest: str, sub_id: str, body: bytes) -> None:
+    headers = {"destination": dest, "content-type": "application/json", "subscription": sub_id}
+    assert fill_template(message_template("MESSAGE", headers), body) == encode_frame(
+        "MESSAGE", headers, body
+    )

@@ -189,3 +189,32 @@ def test_peer_closing_without_close_notify_is_an_orderly_end(pki: Path) -> None:
         assert proto.exc is None
     finally:
         loop.stop()
+
+
+class Dribble(Blurt):
+    """Writes PAYLOAD as many small writes (each small enough to go straight to the socket
+    when nothing is queued), then closes."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, TlsTransport)
+        self.transport = transport
+        for i in range(0, len(PAYLOAD), 3000):
+            transport.write(PAYLOAD[i : i + 3000])
+        self.pending_at_close = transport.get_write_buffer_size()
+        transport.close()
+
+
+def test_small_writes_to_a_full_socket_keep_their_order(pki: Path) -> None:
+    proto = Dribble()
+    client_raw, loop = _serve_pair(pki, proto, 1024)
+    try:
+        with client_ssl_context(pki).wrap_socket(client_raw, server_hostname="x") as tls:
+            tls.settimeout(WAIT)
+            got = bytearray()
+            while chunk := tls.recv(65536):
+                got += chunk
+        assert proto.pending_at_close > 0  # some writes found the socket full and queued
+        assert bytes(got) == PAYLOAD
+        assert proto.lost.wait(WAIT)
+    finally:
+        loop.stop()

@@ -31,6 +31,7 @@ from rpc.jsonrpc import Dispatcher
 from rpc.stomp import ProtocolError, fast_head_limit, fill_template, parse_length, split_head
 
 HEAD_CACHE = 256
+_UNSEEN = object()
 SEND_LINE = b"SEND\n"
 # The C scanner behind json.loads (same settings as its default decoder): one call instead of
 # loads, decode, raw_decode and two whitespace matches. A body it does not consume whole (white
@@ -58,7 +59,7 @@ class FastPath:
         self._max_headers = lim.max_headers
         self._max_frame_size = lim.max_frame_size
         self._head_limit = fast_head_limit(lim.max_header_line, lim.max_frame_size)
-        self._heads: dict[bytes, _Head | None] = {}
+        self._heads: dict[bytes, Any] = {}  # a _Head, or None for a head never taken
         self._unheard = broker.unheard
         self._subscriptions = broker.subscriptions
         self._answer_inline = dispatcher.answer_inline
@@ -73,25 +74,25 @@ class FastPath:
         if end < 0:
             return False
         key = data[:end]
-        heads = self._heads
-        head = heads[key] if key in heads else self._learn(key)
+        head = self._heads.get(key, _UNSEEN)
+        if head is _UNSEEN:
+            head = self._learn(key)
         if head is None:
             return False
-        start = end + 2
-        stop = start + head.length
-        if len(data) != stop + 1 or data[stop] != 0 or not self._unheard(head.destination):
+        destination, reply_to, flow_id, length = head
+        stop = end + 2 + length
+        if len(data) != stop + 1 or data[stop] or not self._unheard(destination):
             return False
         try:  # json.loads' own steps around this scan only reject what we leave to it
-            body = data[start:stop].decode("utf-8")
+            body = data[end + 2 : stop].decode("utf-8")
             doc, last = _scan(body, 0)
         except (ValueError, StopIteration, RecursionError):
             return False
         if last != len(body):
             return False
-        text = self._answer_inline(doc, session.call_context, head.flow_id)
+        text = self._answer_inline(doc, session.call_context, flow_id)
         if text is None:
             return False
-        reply_to = head.reply_to
         subs = self._subscriptions.get(reply_to) if reply_to is not None else None
         if subs is not None and len(subs) == 1 and subs[0].session is session:
             if not session.closed:  # (Session.write, one call less)

@@ -22,7 +22,7 @@ import inspect
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ MESSAGES = {
 CTX_PARAM = "_ctx"
 
 _NO_ID = object()
+_NO_PARAMS: tuple[()] = ()  # params left out: no arguments
 
 
 @dataclass(frozen=True)
@@ -245,13 +246,14 @@ class Dispatcher:
         method = self._methods.get(name)  # one dict read: atomic, no lock needed
         if method is None or not method.inline:
             return None
-        params = doc.get("params", [])
-        if type(params) is dict:
+        params = doc.get("params", _NO_PARAMS)
+        kind = type(params)
+        if kind is dict:
             if CTX_PARAM in params:
                 return None
-            args: list[Any] = []
+            args: Sequence[Any] = _NO_PARAMS
             kwargs: dict[str, Any] = params
-        elif type(params) is list:
+        elif kind is list or params is _NO_PARAMS:
             args, kwargs = params, {}
         else:
             return None
@@ -263,7 +265,7 @@ class Dispatcher:
         req_id: Any,
         name: Any,
         method: _Method,
-        args: list[Any],
+        args: Sequence[Any],
         kwargs: dict[str, Any],
         ctx: CallContext | None,
     ) -> str | None:

@@ -34,6 +34,20 @@ def link_facts(facts: Facts, name: str) -> NicFacts:
         return NicFacts()
 
 
+def facts_once(facts: Facts) -> Facts:
+    """``link_facts`` read at most once per name: within one report, a thousand VLANs on one
+    bond read the bond's sysfs files (and ethtool) once, not a thousand times."""
+    known: dict[str, NicFacts] = {}
+
+    def lookup(name: str) -> NicFacts:
+        info = known.get(name)
+        if info is None:
+            info = known[name] = link_facts(facts, name)
+        return info
+
+    return lookup
+
+
 def _speed(state: KernelState, link: Link, facts: Facts) -> tuple[int, str]:
     """Speed and duplex of a nic, bond or vlan (a vlan reports its base's)."""
     if link.kind not in SPEED_KINDS:
@@ -68,8 +82,9 @@ def network_statistics(
 ) -> dict[str, Any]:
     """``Host.getNetworkStatistics``: every link, plus the (correct, unswapped) drop totals."""
     sample_time = now()
+    once = facts_once(facts)
     network = {
-        name: interface_stats(state, state.links[name], facts, sample_time)
+        name: interface_stats(state, state.links[name], once, sample_time)
         for name in sorted(state.links)
     }
     rx_dropped = sum(int(s["rxDropped"]) for s in network.values())

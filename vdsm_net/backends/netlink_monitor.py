@@ -158,6 +158,7 @@ class NetlinkMonitor:
         self.netns = netns
         self.events = 0  # netlink messages received (for tests and diagnostics)
         self.overflows = 0  # ENOBUFS seen (events lost)
+        self.clock: Callable[[], float] = time.monotonic  # paces the ENOBUFS warning
         self._namer = LinkNamer()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -270,7 +271,7 @@ class NetlinkMonitor:
 
     def _overflowed(self) -> None:
         self.overflows += 1
-        now = time.monotonic()
+        now = self.clock()
         if now - self._last_warning >= WARN_EVERY:
             self._last_warning = now
             log.warning("netlink monitor: events lost (ENOBUFS, %d so far); full compare follows",

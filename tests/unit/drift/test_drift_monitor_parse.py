@@ -3,6 +3,8 @@ names, the index->name map it keeps, and what it makes of messages it cannot nam
 
 from __future__ import annotations
 
+import errno
+import logging
 import struct
 
 import pytest
@@ -27,7 +29,7 @@ from vdsm_net.backends.netlink_codec import (
     message,
     u32,
 )
-from vdsm_net.backends.netlink_monitor import RTA_OIF, LinkNamer
+from vdsm_net.backends.netlink_monitor import RTA_OIF, LinkNamer, NetlinkMonitor
 
 RTA_DST, RTA_TABLE = 1, 15
 
@@ -153,3 +155,65 @@ def test_the_scan_reads_only_the_given_end() -> None:
     first, second = link(RTM_NEWLINK, 1, "net1"), link(RTM_NEWLINK, 2, "net2")
     out: set[str | None] = set()
     assert namer.scan(first + second, len(first), out) == 1 and out == {"net1"}
+
+
+class FakeSocket:
+    """Hands out queued datagrams and errors from ``recv``, then "nothing queued"."""
+
+    def __init__(self, *items: bytes | OSError) -> None:
+        self.items = list(items)
+
+    def recv(self, _size: int) -> bytes:
+        if not self.items:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        item = self.items.pop(0)
+        if isinstance(item, OSError):
+            raise item
+        return item
+
+
+def drain(mon: NetlinkMonitor, sock: FakeSocket) -> set[str | None]:
+    return mon._drain(sock)  # type: ignore[arg-type]  # the read step of the thread's loop
+
+
+def test_an_overflow_asks_for_a_full_compare_and_reading_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mon = NetlinkMonitor(lambda _names: None)
+    mon.clock = lambda: 100.0
+    mon._namer = LinkNamer(Lookup({}))
+    overflow = OSError(errno.ENOBUFS, "No buffer space available")
+    sock = FakeSocket(link(RTM_NEWLINK, 1, "net1"), overflow, link(RTM_NEWLINK, 2, "net2"),
+                      OSError(errno.ENOBUFS, "No buffer space available"))
+    with caplog.at_level(logging.WARNING, logger="vdsm_net.backends.netlink_monitor"):
+        assert drain(mon, sock) == {"net1", "net2", None}
+    assert mon.events == 2 and mon.overflows == 2 and sock.items == []
+    assert len(caplog.records) == 1  # at most one warning a second
+    mon.clock = lambda: 101.5
+    with caplog.at_level(logging.WARNING, logger="vdsm_net.backends.netlink_monitor"):
+        assert drain(mon, FakeSocket(overflow)) == {None}
+    assert len(caplog.records) == 2
+
+
+def test_other_socket_errors_are_not_taken_for_an_overflow() -> None:
+    mon = NetlinkMonitor(lambda _names: None)
+    with pytest.raises(OSError) as info:
+        drain(mon, FakeSocket(OSError(errno.EBADF, "Bad file descriptor")))
+    assert info.value.errno == errno.EBADF and mon.overflows == 0
+
+
+def test_a_batch_ends_when_nothing_more_is_queued() -> None:
+    mon = NetlinkMonitor(lambda _names: None)
+    mon._namer = LinkNamer(Lookup({}))
+    sock = FakeSocket(link(RTM_NEWLINK, 1, "net1"))
+    assert drain(mon, sock) == {"net1"}
+    assert drain(mon, sock) == set() and mon.events == 1
+
+
+def test_start_and_stop_in_this_namespace() -> None:
+    """Listening only (nothing is changed): the thread starts bound and stop() ends it."""
+    mon = NetlinkMonitor(lambda _names: None).start()
+    assert mon.alive
+    mon.stop()
+    assert not mon.alive
+    mon.stop()  # a second stop is harmless

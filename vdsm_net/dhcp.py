@@ -24,10 +24,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vdsm_net.backends.netlink_worker import enter_netns
 from vdsm_net.dhcp_hook import ENV_STATE, ENV_TABLE, START_SUFFIX, read_lease
 from vdsm_net.kernel import MAIN_TABLE
 from vdsm_net.model import RunningConfig
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RUN_DIR = "/run/vdsm-net/dhcp"
 RUNTIME_ROOTS = ("/run/", "/tmp/")
+IPV6_CONF = Path("/proc/sys/net/ipv6/conf")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,24 @@ def client_specs(config: RunningConfig) -> dict[str, ClientSpec]:
     return out
 
 
+def write_sysctls(writes: dict[tuple[str, str], int], root: Path = IPV6_CONF) -> list[str]:
+    """Write ``root/<ifname>/<key>`` where the file holds another value now (a recreated link is
+    back at the kernel's defaults, so only the file itself says what is there). Returns the
+    ``ifname/key`` names written; a link that is gone is skipped, another failure logged."""
+    written = []
+    for (ifname, key), value in sorted(writes.items()):
+        path = root / ifname / key
+        try:
+            if path.read_text(encoding="ascii").strip() != str(value):
+                path.write_text(f"{value}\n", encoding="ascii")
+                written.append(f"{ifname}/{key}")
+        except FileNotFoundError:
+            log.debug("dhcp: no sysctl %s (the link is gone)", path)
+        except OSError as exc:
+            log.warning("dhcp: cannot set %s to %d: %s", path, value, exc)
+    return written
+
+
 def slaac_settings(config: RunningConfig) -> dict[str, tuple[int, int]]:
     """``(autoconf, accept_ra)`` for every top device: RAs only where IPv6 is dynamic."""
     out: dict[str, tuple[int, int]] = {}
@@ -81,6 +102,7 @@ class DhcpManager:
         netns: str | None = None,
         on_change: Callable[[], None] | None = None,
         client: tuple[str, ...] = ("busybox", "udhcpc"),
+        sysctl_root: Path = IPV6_CONF,
     ) -> None:
         real = os.path.realpath(run_dir) + "/"
         if not real.startswith(RUNTIME_ROOTS):
@@ -92,6 +114,8 @@ class DhcpManager:
         self._procs: dict[tuple[int, str], tuple[ClientSpec, subprocess.Popen[bytes]]] = {}
         self._seen: dict[tuple[int, str], tuple[str, str | None]] = {}
         self._slaac: set[str] = set()  # links this manager gave accept_ra=2
+        self.sysctl_root = sysctl_root
+        self._sysctl_thread: ThreadPoolExecutor | None = None  # in the netns; made on first use
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -216,18 +240,25 @@ class DhcpManager:
     def _ip(self, *args: str) -> None:
         subprocess.run([*self._prefix(), "ip", *args], capture_output=True, check=False)
 
-    def _write_sysctls(self, writes: dict[tuple[str, str], int]) -> None:
-        """Write the IPv6 sysctls all in one process (a process per value cost 0.2 s each in
-        UML, per network, at every setup). Every value is written every time: a link the plan
-        recreated is back at the kernel's defaults."""
+    def _write_sysctls(self, writes: dict[tuple[str, str], int]) -> list[str]:
+        """Write the IPv6 sysctls that differ, from a thread that lives in the namespace
+        (/proc/sys/net shows the namespace of the task that opens it): no process per apply,
+        which cost a slow process start in UML at every setup. Without a netns, write here."""
         if not writes:
-            return
-        args: list[str] = []
-        for (ifname, key), value in sorted(writes.items()):
-            args += [str(value), f"/proc/sys/net/ipv6/conf/{ifname}/{key}"]
-        script = 'while [ $# -gt 1 ]; do echo "$1" > "$2"; shift 2; done'
-        subprocess.run([*self._prefix(), "sh", "-c", script, "sh", *args],
-                       capture_output=True, check=False)
+            return []
+        if self.netns is None:
+            return write_sysctls(writes, self.sysctl_root)
+        if self._sysctl_thread is None:
+            self._sysctl_thread = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="dhcp-sysctl",
+                initializer=enter_netns, initargs=(self.netns,))
+        try:
+            return self._sysctl_thread.submit(write_sysctls, writes, self.sysctl_root).result()
+        except BrokenExecutor:  # the thread could not enter the namespace: try anew next time
+            log.error("dhcp: cannot enter netns %s to set the IPv6 sysctls", self.netns)
+            self._sysctl_thread.shutdown(wait=True)
+            self._sysctl_thread = None
+            return []
 
     def wait_for_leases(self, wanted: Iterable[tuple[str, int]], timeout: float) -> bool:
         """Wait for the ``(ifname, family)`` leases; True when all are there."""
@@ -284,3 +315,6 @@ class DhcpManager:
         with self._lock:
             for key in sorted(self._procs):
                 self._stop_client(key, release)
+            if self._sysctl_thread is not None:
+                self._sysctl_thread.shutdown(wait=True)
+                self._sysctl_thread = None

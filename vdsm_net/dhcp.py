@@ -222,14 +222,16 @@ class DhcpManager:
         """Set the sysctls; a link that leaves SLAAC (its network removed, or autoconf off)
         gets them off and its autoconf addresses and RA routes flushed, so an RA that came
         between the plan and now leaves nothing behind."""
-        writes: dict[tuple[str, str], int] = {}
-        for ifname in sorted(self._slaac - {n for n, (_, ra) in settings.items() if ra}):
-            writes[ifname, "autoconf"] = 0
-            writes[ifname, "accept_ra"] = 0
+        leaving = sorted(self._slaac - {n for n, (_, ra) in settings.items() if ra})
+        # RAs off first, then flush: the other way round an RA between the two brings the
+        # autoconf address and route straight back
+        self._write_sysctls({(n, key): 0 for n in leaving for key in ("autoconf", "accept_ra")})
+        for ifname in leaving:
             if (6, ifname) not in self._procs:
                 self._ip("-6", "addr", "flush", "dev", ifname, "scope", "global", "dynamic")
             self._ip("-6", "route", "flush", "dev", ifname, "proto", "ra")
             self._slaac.discard(ifname)
+        writes: dict[tuple[str, str], int] = {}
         for ifname, (autoconf, accept_ra) in sorted(settings.items()):
             writes[ifname, "autoconf"] = autoconf
             writes[ifname, "accept_ra"] = accept_ra

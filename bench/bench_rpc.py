@@ -29,6 +29,7 @@ time per round trip (user + system, from /proc), which depends much less on othe
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
@@ -53,7 +54,6 @@ PING_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def serve_stomp(pki: str, setup: str) -> None:
-    import asyncio
     import logging
 
     from rpc.jsonrpc import Dispatcher
@@ -94,21 +94,23 @@ def serve_echo(pki: str) -> None:
     sys.stdin.read()
 
 
+class EchoProtocol(asyncio.Protocol):
+    """The echo servers' protocol: every byte straight back."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+
 def serve_asyncio_echo(pki: str) -> None:
-    import asyncio
-
-    class Echo(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
-            self.transport = transport
-
-        def data_received(self, data: bytes) -> None:
-            self.transport.write(data)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         ctx = server_ssl_context(pki)
-        srv = await loop.create_server(Echo, "127.0.0.1", 0, ssl=ctx)
+        srv = await loop.create_server(EchoProtocol, "127.0.0.1", 0, ssl=ctx)
         print(srv.sockets[0].getsockname()[1], flush=True)
         await loop.run_in_executor(None, sys.stdin.read)
 
@@ -118,17 +120,8 @@ def serve_asyncio_echo(pki: str) -> None:
 def serve_direct_echo(pki: str) -> None:
     """An echo protocol behind rpc.tlsdirect, StompServer's TLS layer: the floor for any
     protocol served on that layer and asyncio's loop."""
-    import asyncio
 
     from rpc.tlsdirect import accept_tls
-
-    class Echo(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
-            self.transport = transport
-
-        def data_received(self, data: bytes) -> None:
-            self.transport.write(data)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -144,7 +137,7 @@ def serve_direct_echo(pki: str) -> None:
                 return
             raw.setblocking(False)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            accept_tls(loop, raw, ctx, Echo, read_size=DEFAULT_TLS_READ_BUFFER,
+            accept_tls(loop, raw, ctx, EchoProtocol, read_size=DEFAULT_TLS_READ_BUFFER,
                        handshake_timeout=10.0)
 
         loop.add_reader(lsock.fileno(), accept)

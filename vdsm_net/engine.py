@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vdsm_net.backends.base import Backend, observe_for_plan
+from vdsm_net.backends.base import Backend
 from vdsm_net.canonicalize import canonicalize
 from vdsm_net.errors import ERR_LOST_CONNECTION, KernelError, NetworkError
 from vdsm_net.kernel import KernelState
@@ -89,7 +89,7 @@ class Engine:
     ) -> Prepared:
         """Everything up to the plan, with no side effects. Raises NetworkError when invalid."""
         if observed is None:
-            observed = observe_for_plan(self.backend)
+            observed = self.backend.observe(stats=False)
         request = canonicalize(
             networks, bondings, options, self.running, observed,
             host_nameservers=self._host_nameservers(),
@@ -151,7 +151,7 @@ class Engine:
                     # what it stopped may have taken planned objects along (a released lease
                     # shares its subnet route and rules with the static config replacing it)
                     target = prepared.target
-                    self._converge(target, diff(target, observe_for_plan(self.backend)), applied)
+                    self._converge(target, diff(target, self.backend.observe(stats=False)), applied)
                 opts = prepared.request.options
                 if opts.connectivity_check and not opts.in_rollback:
                     wait = confirm or (lambda _since, _timeout: False)
@@ -185,7 +185,7 @@ class Engine:
                 for op in ops:
                     applied.append(op)  # recorded first: a failed op may have half-happened
                     self.backend.apply(op)
-            ops = diff(target, observe_for_plan(self.backend))
+            ops = diff(target, self.backend.observe(stats=False))
             if not ops:
                 return
             log.info("verify: %d ops remain after a round; applying them", len(ops))
@@ -208,7 +208,7 @@ class Engine:
         log.warning("reverting %d links to their pre-call state", len(scope))
         try:
             for _ in range(VERIFY_ROUNDS):
-                ops = diff(pre, observe_for_plan(self.backend), scope=scope)
+                ops = diff(pre, self.backend.observe(stats=False), scope=scope)
                 if not ops:
                     return
                 for op in ops:
@@ -226,7 +226,7 @@ class Engine:
         The same path as ``setup`` without a request: render, diff, converge, and on failure
         revert the touched links to what was observed and re-raise. Nothing is committed."""
         with self._lock:
-            observed = observe_for_plan(self.backend)
+            observed = self.backend.observe(stats=False)
             target = render(self.running, observed)
             plan = diff(target, observed)
             applied: list[Op] = []

@@ -40,8 +40,8 @@ class FailAt:
         self.calls = 0
         self.fired: Op | None = None
 
-    def observe(self) -> KernelState:
-        return self.inner.observe()
+    def observe(self, stats: bool = True) -> KernelState:
+        return self.inner.observe(stats)
 
     def nic_facts(self, name: str) -> NicFacts:
         return self.inner.nic_facts(name)

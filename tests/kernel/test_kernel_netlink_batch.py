@@ -151,8 +151,8 @@ class BatchFailAt:
         self.k = k
         self.fired: o.Op | None = None
 
-    def observe(self) -> KernelState:
-        return self.inner.observe()
+    def observe(self, stats: bool = True) -> KernelState:
+        return self.inner.observe(stats)
 
     def nic_facts(self, name: str) -> NicFacts:
         return self.inner.nic_facts(name)

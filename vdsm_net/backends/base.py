@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Protocol
 
 from vdsm_net.kernel import KernelState
@@ -23,11 +21,11 @@ class NicFacts:
 
 
 class Backend(Protocol):
-    def observe(self) -> KernelState:
+    def observe(self, stats: bool = True) -> KernelState:
         """One consistent snapshot of links, addresses, static routes and rules.
 
-        A backend may take an optional ``stats: bool = True`` parameter: with ``stats=False``
-        it may leave ``Link.stats`` out (None), which saves work (see ``observe_for_plan``)."""
+        With ``stats=False`` the backend may leave ``Link.stats`` out (None), which saves
+        work: the planner never reads the link counters."""
         ...
 
     def apply(self, op: Op) -> None:
@@ -46,20 +44,3 @@ class BatchBackend(Backend, Protocol):
         """Apply ``ops`` in order, or raise ``KernelError`` naming the first op that failed. On
         a failure every op of the call counts as attempted (the revert covers them all)."""
         ...
-
-
-@cache
-def _takes_stats(cls: type) -> bool:
-    observe = getattr(cls, "observe", None)
-    try:
-        return observe is not None and "stats" in inspect.signature(observe).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def observe_for_plan(backend: Backend) -> KernelState:
-    """``backend.observe(stats=False)`` where the backend takes that parameter, else
-    ``observe()``: the planner never reads the link counters."""
-    if _takes_stats(type(backend)):
-        return backend.observe(stats=False)  # type: ignore[call-arg]
-    return backend.observe()

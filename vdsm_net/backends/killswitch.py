@@ -20,7 +20,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 
-from vdsm_net.backends.base import Backend, NicFacts, observe_for_plan
+from vdsm_net.backends.base import Backend, NicFacts
 from vdsm_net.kernel import KernelState
 from vdsm_net.ops import Op
 
@@ -65,7 +65,7 @@ class KillSwitch:
                     KILL_AT_WRITE_ENV, kill_at, kill_at)
 
     def observe(self, stats: bool = True) -> KernelState:
-        return self.inner.observe() if stats else observe_for_plan(self.inner)
+        return self.inner.observe(stats)
 
     def nic_facts(self, name: str) -> NicFacts:
         return self.inner.nic_facts(name)

@@ -109,7 +109,7 @@ def test_drop_totals_are_not_swapped(agent: Agent) -> None:
     links = dict(state.links)
     links["eth0"] = links["eth0"].with_(stats=LinkStats(rx_bytes=10, rx_dropped=3, tx_dropped=1))
     links["eth1"] = links["eth1"].with_(stats=LinkStats(tx_bytes=7, rx_dropped=2, tx_errors=4))
-    agent.kernel.observe = lambda: type(state)(links, state.addresses, state.routes,  # type: ignore[method-assign]
+    agent.kernel.observe = lambda stats=True: type(state)(links, state.addresses, state.routes,  # type: ignore[method-assign]
                                                state.rules)
     with agent.client() as cli:
         stats = cli.call("Host.getNetworkStatistics")

@@ -7,10 +7,13 @@ setup(
     version="0.1.0",
     description="Stateless host network agent, wire-compatible with vdsm",
     python_requires=">=3.11",
-    packages=["vdsm_net", "vdsm_net.backends", "rpc"],
+    packages=["vdsm_net", "vdsm_net.backends", "vdsm_net.cluster", "rpc", "autonomic"],
+    # the manager is its own package (issue 13), kept apart from the agent in contrib/
+    package_dir={"autonomic": "contrib/autonomic"},
     install_requires=[
         "pyroute2>=0.9,<0.10",
         "cryptography>=42",
+        "aetcd>=1.0",  # asyncio etcd v3 (gRPC) client: agent registration and the manager
     ],
     extras_require={
         "dev": [
@@ -28,6 +31,7 @@ setup(
             "vdsm-netd=vdsm_net.cli:main",
             "vdsm-net-client=rpc.cli:main",
             "vdsm-net-pki=rpc.pki:main",
+            "vdsm-net-manager=autonomic.cli:main",
         ],
     },
 )

@@ -19,11 +19,21 @@ from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.netlink import NetlinkBackend
 from vdsm_net.backends.netlink_monitor import NetlinkMonitor
 from vdsm_net.cli import make_backend
+from vdsm_net.cluster.etcd import parse_endpoints
+from vdsm_net.cluster.hostside import (
+    ClusterPlan,
+    cluster_plan,
+    parse_advertise,
+    read_boot_info,
+    start_registration,
+)
+from vdsm_net.cluster.identity import IdentityError
 from vdsm_net.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.drift import DriftMonitor
 from vdsm_net.engine import Engine
 from vdsm_net.errors import NetworkError
 from vdsm_net.hooks import DEFAULT_TIMEOUT, Hooks
+from vdsm_net.hostinfo import HostInfo
 from vdsm_net.resolv import host_nameservers
 
 log = logging.getLogger("vdsm-netd")
@@ -68,13 +78,14 @@ def apply_boot_spec(engine: Engine, spec: dict[str, Any]) -> None:
     log.info("boot spec applied with %d kernel writes", result.writes)
 
 
-async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] | None) -> int:
+async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] | None,
+                host_id: str | None = None, cluster: ClusterPlan | None = None) -> int:
     host, port = parse_listen(args.listen)
     dispatcher = Dispatcher(ready=False)  # every verb answers 99 until the boot spec is in
     server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
     dhcp = make_dhcp(args)
     api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()),
-                  dhcp=dhcp)
+                  dhcp=dhcp, host=HostInfo(host_id=host_id))
     api.register(dispatcher.register)
     # trivial verbs answer on the event loop; the rest run in the thread pool
     dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
@@ -91,11 +102,14 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         await loop.run_in_executor(None, drift.start)
     dispatcher.ready = True
     log.info("ready")
+    registration = start_registration(engine, cluster, port) if cluster is not None else None
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
+    if registration is not None:  # deregister first: the manager stops pushing to us
+        await registration[0].stop(registration[1])
     if drift is not None:
         await loop.run_in_executor(None, drift.stop)
     server.close()
@@ -135,18 +149,22 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        spec = load_boot_spec(args.boot_spec) if args.boot_spec else None
+        boot = read_boot_info(args, load_boot_spec(args.boot_spec) if args.boot_spec else None)
+        endpoints = parse_endpoints(boot.cluster) if boot.cluster else []
+        advertise = parse_advertise(args.advertise)
         parse_listen(args.listen)
         server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
         kill_at = kill_at_write(os.environ)  # test-only hook, see backends/killswitch.py
     except (OSError, ValueError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 2
+    spec = boot.spec
     backend = make_backend(args.backend, args.nics, args.netns)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
-    running = adopt(backend.observe())
+    observed = backend.observe()
+    running = adopt(observed)
     if running.networks or running.bonds:
         log.info("adopted %d networks and %d bonds from the kernel's tags",
                  len(running.networks), len(running.bonds))
@@ -156,10 +174,14 @@ def run(args: argparse.Namespace) -> int:
             engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),
                            {"connectivityCheck": False})
         except NetworkError as exc:
-            print(f"vdsm-netd: boot spec {args.boot_spec}: error {exc.code}: {exc.message}",
-                  file=sys.stderr)
+            print(f"vdsm-netd: {boot.origin}: error {exc.code}: {exc.message}", file=sys.stderr)
             return 2
     try:
-        return asyncio.run(serve(args, engine, spec))
+        hid, cluster = cluster_plan(args, boot, observed, endpoints, advertise)
+    except IdentityError as exc:
+        print(f"vdsm-netd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(args, engine, spec, hid, cluster))
     except KeyboardInterrupt:
         return 0

@@ -1,7 +1,8 @@
 """``vdsm-netd``: the agent, and its ``plan`` dry-run subcommand.
 
     vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
-              [--boot-spec FILE] [--hooks-dir DIR] [--drift off|report|enforce]
+              [--boot-spec FILE] [--cmdline FILE] [--hooks-dir DIR] [--drift off|report|enforce]
+              [--host-id ID] [--cluster URL[,URL]] [--advertise HOST:PORT]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vdsm_net.backends.base import Backend
+from vdsm_net.cluster.keys import DEFAULT_HOST_TTL, DEFAULT_PREFIX
 from vdsm_net.errors import NetworkError
 from vdsm_net.ops import plan_to_dot, plan_to_json
 
@@ -93,8 +95,27 @@ def agent_parser() -> argparse.ArgumentParser:
     parser.add_argument("--boot-spec", default=None, help="read-only JSON of the boot networks")
     parser.add_argument("--hooks-dir", default=None, help="directory of vdsm-style hooks")
     parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
+    _add_cluster_args(parser)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
+
+
+def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cmdline", default=None,
+        help="kernel command line in dracut's syntax (default /proc/cmdline, netlink backend "
+             "without --netns only); its ip= is the boot spec when --boot-spec is not given")
+    parser.add_argument("--host-id", default=None,
+                        help="host id (default: DMI product UUID, else the mgmt NIC's MAC)")
+    parser.add_argument("--cluster", default=None,
+                        help="etcd URL[,URL]: register there (or vdsm_net.cluster= on the "
+                             "command line)")
+    parser.add_argument("--advertise", default=None,
+                        help="HOST:PORT the manager connects to (default: the management "
+                             "address and the listen port)")
+    parser.add_argument("--cluster-prefix", default=DEFAULT_PREFIX, help="etcd key prefix")
+    parser.add_argument("--cluster-ttl", type=int, default=DEFAULT_HOST_TTL,
+                        help="registration lease TTL in seconds")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

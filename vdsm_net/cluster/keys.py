@@ -1,6 +1,7 @@
 """The etcd key contract between vdsm-netd (host side) and vdsm-net-manager.
 
-Every key lives under a prefix (default ``/vdsm-net/``). Values are UTF-8 JSON unless said otherwise.
+Every key lives under a prefix (default ``/vdsm-net/``). Values are UTF-8 JSON unless said
+otherwise.
 
 - ``hosts/<id>`` (written by the agent, under its lease, TTL default 5 s, kept alive)::
 

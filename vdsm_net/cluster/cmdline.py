@@ -92,17 +92,17 @@ def split_fields(value: str, param: str) -> list[str]:
     cur: list[str] = []
     depth = 0
     for ch in value:
-        if ch == "[" and depth == 0:
-            depth = 1
-        elif ch == "]" and depth == 1:
-            depth = 0
+        if ch in "[]":
+            if (ch == "[") == bool(depth):
+                raise CmdlineError(f"{param}: unbalanced '[' ']'")
+            depth = 1 - depth
         elif ch == ":" and depth == 0:
             fields.append("".join(cur))
             cur = []
         else:
             cur.append(ch)
     if depth:
-        raise CmdlineError(f"{param}: unclosed '['")
+        raise CmdlineError(f"{param}: unbalanced '[' ']'")
     fields.append("".join(cur))
     return fields
 
@@ -178,7 +178,11 @@ def parse_ip(value: str) -> IpConf:
         raise CmdlineError(f"{param}: a point-to-point peer is not supported")
     if not interface:
         raise CmdlineError(f"{param}: name the interface (the sixth field)")
-    conf = IpConf(interface, _method(method, param, static_ok=True))
+    try:
+        conf = IpConf(interface, _method(method, param, static_ok=True))
+    except CmdlineError as exc:
+        hint = " (an IPv6 address goes in [brackets])" if "[" not in value else ""
+        raise CmdlineError(f"{exc}{hint}") from None
     _tail(conf, fields[7:], param)
     if address:
         ip = _ip_address(address, param, "address")

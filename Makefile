@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv deps-system run test test-unit test-kernel test-e2e lint bench clean
+.PHONY: all venv deps-system run run-cluster test test-unit test-kernel test-e2e test-cluster lint \
+	bench clean
 
 all: test
 
@@ -19,20 +20,22 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
-# System packages for the kernel tiers (User-Mode Linux, kmod, iproute2). Installs them when root.
+# System packages for the kernel tiers (User-Mode Linux, kmod, iproute2) and the cluster (etcd).
+# Installs them when root.
 deps-system:
 	@if ! command -v linux.uml >/dev/null || ! command -v modprobe >/dev/null || ! command -v ip >/dev/null \
-	  || ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null; then \
+	  || ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null \
+	  || ! command -v etcd >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      user-mode-linux kmod iproute2 libnl-3-dev libnl-route-3-dev pkg-config \
-	      busybox dnsmasq-base >/dev/null; \
+	      busybox dnsmasq-base etcd-server >/dev/null; \
 	  else \
-	    echo "the kernel tiers need user-mode-linux, kmod, iproute2, busybox and dnsmasq: run 'make test' as root" >&2; exit 1; \
+	    echo "the tiers need user-mode-linux, kmod, iproute2, busybox, dnsmasq and etcd-server: run 'make test' as root" >&2; exit 1; \
 	  fi; \
 	fi
 
-test: deps-system venv lint test-unit test-kernel test-e2e
+test: deps-system venv lint test-unit test-kernel test-e2e test-cluster
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -43,6 +46,10 @@ test-kernel: deps-system venv
 test-e2e: deps-system venv
 	tests/uml/run-tier.sh tests/e2e
 
+# Several namespace hosts, etcd and two managers inside the guest kernel (issue 13).
+test-cluster: deps-system venv
+	tests/uml/run-tier.sh tests/cluster
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -52,6 +59,10 @@ bench: deps-system venv
 
 run: venv
 	contrib/run-demo.sh
+
+# etcd, three namespace hosts and two managers on this machine (root; namespaces only).
+run-cluster: deps-system venv
+	contrib/run-cluster.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

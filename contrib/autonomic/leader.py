@@ -78,8 +78,10 @@ class Leadership:
 
     async def _campaign(self) -> None:
         value = json.dumps({"id": self.manager_id, "lease": self.lease}).encode()
-        if await self.store.txn([Absent(self.keys.leader())],
-                                [Put(self.keys.leader(), value, self.lease)]):
+        key = self.keys.leader()
+        # the key may still be ours (we stood down while etcd was away, our lease held)
+        if await self.store.txn([Absent(key)], [Put(key, value, self.lease)]) or (
+                await self.store.txn([ValueIs(key, value)], [])):
             self.value = value
             self.leading = True
             log.info("manager %s leads (lease %x)", self.manager_id, self.lease)

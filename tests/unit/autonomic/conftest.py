@@ -20,12 +20,11 @@ def manager_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def live(tmp_path: Path, manager_pki: Path) -> Iterator[Live]:
+def _live(tmp_path: Path, pki: Path, members: int) -> Iterator[Live]:
     (tmp_path / "etcd").mkdir()
-    etcd = EtcdCluster(tmp_path / "etcd")
+    etcd = EtcdCluster(tmp_path / "etcd", n=members)
     etcd.start()
-    world = Live(etcd, manager_pki, tmp_path)
+    world = Live(etcd, pki, tmp_path)
     try:
         yield world
     finally:
@@ -34,3 +33,15 @@ def live(tmp_path: Path, manager_pki: Path) -> Iterator[Live]:
         for proc, _ in world.agents.values():
             proc.stop(signal.SIGKILL)
         etcd.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, manager_pki: Path) -> Iterator[Live]:
+    """One etcd member."""
+    yield from _live(tmp_path, manager_pki, 1)
+
+
+@pytest.fixture
+def live_etcd3(tmp_path: Path, manager_pki: Path) -> Iterator[Live]:
+    """Three etcd members in one cluster."""
+    yield from _live(tmp_path, manager_pki, 3)

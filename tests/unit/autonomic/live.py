@@ -81,9 +81,9 @@ class Live:
         self.agents[host] = (proc, port)
         return proc, port
 
-    def manager(self, name: str, ttl: int = 2) -> Proc:
+    def manager(self, name: str, ttl: int = 2, resync: float = 30) -> Proc:
         proc = Proc([str(BIN / "vdsm-net-manager"), "run", "--etcd", self.etcd.url, "--id", name,
-                     "--pki", str(self.pki), "--lease-ttl", str(ttl), "--resync", "30"],
+                     "--pki", str(self.pki), "--lease-ttl", str(ttl), "--resync", str(resync)],
                     self.tmp / f"manager-{name}.log")
         proc.start()
         self.managers[name] = proc
@@ -102,11 +102,15 @@ class Live:
         out = self.cli("leader")
         return out.stdout.strip() if out.returncode == 0 else None
 
-    def caps(self, host: str) -> dict[str, Any]:
+    def call(self, host: str, verb: str, params: dict[str, Any] | None = None) -> Any:
+        """A verb on a host, as any engine would call it (the manager's own certificate)."""
         with Client.connect("127.0.0.1", self.agents[host][1], pki_dir=self.pki,
                             timeout=WAIT) as client:
-            result: dict[str, Any] = client.call("Host.getNetworkCapabilities")
-            return result
+            return client.call(verb, params)
+
+    def caps(self, host: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(host, "Host.getNetworkCapabilities")
+        return result
 
     def set_policy(self, policy: dict[str, Any]) -> None:
         out = self.cli("policy", "set", "-f", "-", stdin=json.dumps(policy))

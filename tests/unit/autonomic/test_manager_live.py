@@ -105,3 +105,30 @@ def test_a_sigkilled_leader_is_replaced_and_a_change_right_after_reaches_every_h
     v6 = sorted(str(live.caps(h)["networks"]["extra"]["ipv6addrs"]) for h in after)
     assert len(set(v6)) == 3
     print(f"failover: {took:.2f} s; total with the change: {time.monotonic() - start:.2f} s")
+
+
+def test_an_out_of_band_change_is_repaired_on_the_hosts_event(live: Live) -> None:
+    live.set_policy(POLICY)
+    live.agent(0)
+    live.manager("m1", resync=600)  # no periodic resync within the test: only the event
+    live.wait_states({"h0": "Up"}, "join")
+    live.call("h0", "Host.setupNetworks", {"networks": {"vm2": {"remove": True}}, "bondings": {},
+                                           "options": {"connectivityCheck": False}})
+    assert "vm2" not in live.caps("h0")["networks"]
+    took = live.wait_caps("h0", lambda c: "vm2" in c["networks"], "the drift repaired")
+    print(f"drift repair after the host's event: {took:.2f} s")
+
+
+def test_losing_one_etcd_member_of_three_changes_nothing(live_etcd3: Live) -> None:
+    live = live_etcd3
+    live.set_policy(POLICY)
+    live.agent(0)
+    live.manager("m1")
+    live.wait_states({"h0": "Up"}, "join")
+    live.etcd.stop(0)  # the first URL every client tries
+    changed = copy.deepcopy(POLICY)
+    changed["networks"]["vm2"]["mtu"] = 1400
+    live.set_policy(changed)
+    live.wait_caps("h0", lambda c: c["networks"]["vm2"]["mtu"] == "1400", "the change")
+    live.wait_states({"h0": "Up"}, "up with two members")
+    assert live.leader() == "m1"

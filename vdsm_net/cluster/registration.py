@@ -63,9 +63,10 @@ class Registrar:
         self._next = 0
         self._stop = asyncio.Event()
         self._client: Client | None = None
-        self._lease: Lease | None = None
+        self._lease: Lease | None = None  # kept across sessions while etcd keeps it
+        self._written: dict[str, Any] | None = None  # the record under that lease
         self.state = "starting"
-        self.registrations = 0  # how many times a lease was granted and the key written
+        self.registrations = 0  # how many leases were granted
 
     def _set_state(self, state: str, detail: str = "") -> None:
         if state != self.state:
@@ -95,56 +96,79 @@ class Registrar:
                     break
                 backoff = min(BACKOFF_MAX, backoff * 2)
             finally:
-                await self._drop_client(revoke=False)
+                await self._drop_client()
 
-    async def _session(self, endpoint: Endpoint) -> None:
-        """One client's life: wait for a record, grant a lease, write, keep alive."""
+    async def _first_record(self) -> dict[str, Any] | None:
+        """The record, once there is one; None when stopped first."""
         record = await self.record()
         while record is None:
             self._set_state("waiting", "no management address to advertise yet")
             if await self._wait(self.ttl / 3):
-                return
+                return None
             record = await self.record()
-        self._client = client = self._factory(endpoint)
-        self._lease = lease = await client.lease(self.ttl)
-        await client.put(self.key, _encode(record), lease=lease)
-        self.registrations += 1
-        self._set_state("registered", f"{self.key.decode()} at {endpoint}, lease TTL {self.ttl} s")
-        while not await self._wait(self.ttl / 3):
-            reply = await client.refresh_lease(lease.id)
-            if reply is None or getattr(reply, "TTL", 1) <= 0:
-                raise LeaseLost()
-            fresh = await self.record()
-            if fresh is not None and fresh != record:
-                await client.put(self.key, _encode(fresh), lease=lease)
-                record = fresh
+        return record
 
-    async def _drop_client(self, revoke: bool) -> None:
-        client, lease = self._client, self._lease
-        self._client = self._lease = None
-        if client is None:
+    async def _session(self, endpoint: Endpoint) -> None:
+        """One client's life: a lease (the earlier one while etcd still has it, e.g. after
+        losing a member), the record written when etcd lacks it, then keepalive rounds."""
+        record = await self._first_record()
+        if record is None:
             return
-        try:
-            if revoke and lease is not None:
-                await client.revoke_lease(lease.id)
-                log.info("cluster registration removed (%s)", self.key.decode())
-        except ETCD_ERRORS as exc:
-            log.warning("could not deregister from etcd (%s): the lease expires in %d s",
-                        _short(exc), self.ttl)
-        finally:
+        self._client = client = self._factory(endpoint)
+        lease = await self._live_lease(client)
+        if lease is None:
+            self._lease = lease = await client.lease(self.ttl)
+            self._written = None
+            self.registrations += 1
+        while True:
+            if record is not None and record != self._written:
+                await client.put(self.key, _encode(record), lease=lease)
+                self._written = record
+            self._set_state("registered", f"{self.key.decode()} at {endpoint}, "
+                            f"lease TTL {self.ttl} s")
+            if await self._wait(self.ttl / 3):
+                return
+            if not await self._refresh(client, lease):
+                self._lease = None
+                raise LeaseLost()
+            record = await self.record()
+
+    async def _refresh(self, client: Client, lease: Lease) -> bool:
+        reply = await client.refresh_lease(lease.id)
+        return reply is not None and getattr(reply, "TTL", 1) > 0
+
+    async def _live_lease(self, client: Client) -> Lease | None:
+        lease = self._lease
+        if lease is not None and await self._refresh(client, lease):
+            return lease
+        self._lease = None
+        return None
+
+    async def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
             with contextlib.suppress(*ETCD_ERRORS):
                 await client.close()
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """Stop the loop and deregister: revoke the lease so the key goes at once."""
         self._stop.set()
-        client, lease = self._client, self._lease
-        self._client = self._lease = None  # the loop must not close what we revoke with
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        self._client, self._lease = client, lease
-        await self._drop_client(revoke=True)
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        client = self._factory(self.endpoints[self._next % len(self.endpoints)])
+        try:
+            await client.revoke_lease(lease.id)
+            log.info("cluster registration removed (%s)", self.key.decode())
+        except ETCD_ERRORS as exc:
+            log.warning("could not deregister from etcd (%s): the lease expires in %d s",
+                        _short(exc), self.ttl)
+        finally:
+            with contextlib.suppress(*ETCD_ERRORS):
+                await client.close()
 
 
 def _encode(record: dict[str, Any]) -> bytes:

@@ -40,11 +40,15 @@ async def lease_ttl(url: str, lease_id: int) -> int:
 async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
     """Poll ``check`` until true; the seconds it took. Fails the test after ``timeout``."""
     start = time.monotonic()
+    last: Exception | None = None
     while time.monotonic() - start < timeout:
-        if await check():
-            return time.monotonic() - start
+        try:
+            if await check():
+                return time.monotonic() - start
+        except aetcd.ClientError as exc:  # etcd not reachable yet counts as "not yet"
+            last = exc
         await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    raise AssertionError(f"not within {timeout} s: {what} (last etcd error: {last})")
 
 
 def sync_until(check: Callable[[], bool], timeout: float, what: str) -> float:

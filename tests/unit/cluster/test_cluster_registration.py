@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +140,30 @@ def test_no_record_waits_and_a_changed_record_is_written(etcd: EtcdCluster) -> N
         await reg.stop(task)
 
     asyncio.run(scenario())
+
+
+def test_losing_the_member_it_talks_to_keeps_the_same_lease(tmp_path: Path) -> None:
+    """Three members; the first (the one the registrar uses) stops: the registrar moves on to
+    another member and keeps its lease alive there (no new registration for the manager)."""
+    members = EtcdCluster(tmp_path / "etcd3", n=3)
+    (tmp_path / "etcd3").mkdir()
+    others = ",".join(members.urls[1:])
+
+    async def scenario() -> None:
+        reg = registrar(members.url, ttl=2)
+        task = asyncio.create_task(reg.run())
+        await until(lambda: present(others), 20, "registered")
+        _, lease = await etcd_get(others, KEY)
+        await asyncio.get_running_loop().run_in_executor(None, members.stop, 0)
+        await asyncio.sleep(5)  # 2.5 TTLs
+        assert (await etcd_get(others, KEY))[1] == lease
+        assert reg.registrations == 1
+        assert reg.state == "registered"
+        await reg.stop(task)
+        assert await absent(others)
+
+    try:
+        members.start()
+        asyncio.run(scenario())
+    finally:
+        members.stop()

@@ -83,6 +83,7 @@ class Manager:
             asyncio.ensure_future(self.store.wait(revision, interesting(self.keys), timeout)),
             asyncio.ensure_future(self._changed.wait()),
             asyncio.ensure_future(self.stopping.wait()),
+            asyncio.ensure_future(self.reconciler.woken.wait()),
         ]
         done, pending = await asyncio.wait(waits, timeout=timeout,
                                            return_when=asyncio.FIRST_COMPLETED)
@@ -106,7 +107,8 @@ class Manager:
                 leading = True
                 self.reconciler.forget()
             try:
-                revision, due = await self.reconciler.pass_once(self._drain())
+                self.reconciler.woken.clear()
+                revision, due = await self.reconciler.pass_once(self._drain(), wait=False)
             except StoreError as exc:
                 log.warning("reconcile pass failed: %s", exc)
                 await asyncio.sleep(1.0)
@@ -133,4 +135,5 @@ class Manager:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, StoreError):
                     await task
+            await self.reconciler.drain()  # a push under way ends (and is recorded) first
             await self.leadership.resign()

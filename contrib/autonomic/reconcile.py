@@ -10,6 +10,7 @@ the host's lock first, in a transaction fenced by the leadership.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -125,26 +126,53 @@ class Reconciler:
         self._sem = asyncio.Semaphore(max(1, parallel))
         self._seen: dict[str, tuple[str, str]] = {}
         self._visited: dict[str, float] = {}
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self.woken = asyncio.Event()
+        """Set when a visit ends (a host it skipped may need a visit now)."""
         self.pushes = 0
 
     def forget(self) -> None:
         """A new leadership: visit every host once, whatever the last leader saw."""
         self._seen.clear()
         self._visited.clear()
+        self._again.clear()
 
-    async def pass_once(self, triggered: Iterable[str] = ()) -> tuple[int, float]:
-        """One pass; the revision it read and when the next pass is due (clock time)."""
+    async def pass_once(self, triggered: Iterable[str] = (), wait: bool = True
+                        ) -> tuple[int, float]:
+        """One pass; the revision it read and when the next pass is due (clock time).
+
+        Each visit is a task of its own, so a slow host never holds up the others: with
+        ``wait=False`` (the run loop) the pass returns at once and a host still being visited
+        is visited again by a later pass when something about it changed meanwhile."""
         snap = await read_snapshot(self.store, self.keys)
         now = self.clock.now()
-        wanted = set(triggered)
-        visits = []
+        wanted = set(triggered) | self._again
+        self._again.clear()
+        started = []
         for host_id in sorted(set(snap.hosts) | set(snap.states)):
             if await self._settle(snap, host_id, now):
                 continue
-            if self._needs_visit(snap, host_id, now, host_id in wanted):
-                visits.append(self._visit(snap, host_id))
-        await asyncio.gather(*visits)
+            if not self._needs_visit(snap, host_id, now, host_id in wanted):
+                continue
+            if host_id in self._inflight:
+                self._again.add(host_id)
+                continue
+            task = asyncio.create_task(self._visit(snap, host_id))
+            self._inflight[host_id] = task
+            task.add_done_callback(functools.partial(self._done, host_id))
+            started.append(task)
+        if wait:
+            await asyncio.gather(*started)
         return snap.revision, self._next_due(snap, now)
+
+    def _done(self, host_id: str, _task: asyncio.Task[None]) -> None:
+        self._inflight.pop(host_id, None)
+        self.woken.set()
+
+    async def drain(self) -> None:
+        """Wait for every visit under way (a clean stop)."""
+        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
 
     async def _settle(self, snap: Snapshot, host_id: str, now: float) -> bool:
         """Hosts in maintenance or without registration: record it; True when not visited."""

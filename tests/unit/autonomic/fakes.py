@@ -3,6 +3,7 @@ simulated kernel) behind the HostPort, and a registration helper for the fake st
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class FakeHost:
     pushes: list[dict[str, Any]] = field(default_factory=list)
     safe_calls: int = 0
     caps_calls: int = 0
+    gate: asyncio.Event | None = None  # a slow host: setupNetworks waits for it
 
 
 def make_host(nics: tuple[str, ...] = NICS, mgmt: Mapping[str, Any] | None = None) -> FakeHost:
@@ -81,6 +83,8 @@ class FakeHosts:
         host = self._host(host_id)
         host.pushes.append({"networks": dict(networks), "bondings": dict(bondings),
                             "options": dict(options)})
+        if host.gate is not None:
+            await host.gate.wait()
         if host.busy:
             host.busy -= 1
             raise HostRefused(40, "Resource unavailable")

@@ -237,3 +237,26 @@ def test_a_host_whose_nics_differ_gets_its_own_names() -> None:
         assert caps(odd)["bondings"]["bond0"]["slaves"] == ["ens1", "ens2"]
 
     run(t)
+
+
+def test_a_slow_host_holds_up_no_other_and_is_visited_again_after_its_visit() -> None:
+    async def t(c: Cluster) -> None:
+        await c.set_policy(POLICY)
+        slow, fast = await c.add_host("slow"), await c.add_host("fast")
+        slow.gate = asyncio.Event()
+        await c.reconciler.pass_once(wait=False)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert (await c.state("fast"))["state"] == "Up"
+        assert (await c.state("slow"))["state"] == "Applying"
+        await c.reconciler.pass_once(["slow"], wait=False)  # an event while it is visited
+        assert len(slow.pushes) == 1
+        slow.gate.set()
+        await c.reconciler.drain()
+        assert (await c.state("slow"))["state"] == "Up"
+        looked = slow.caps_calls
+        await c.reconciler.pass_once()
+        assert slow.caps_calls == looked + 1  # the event seen during the visit is not lost
+        assert len(fast.pushes) == 1
+
+    run(t)

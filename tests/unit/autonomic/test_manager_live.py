@@ -54,7 +54,7 @@ def test_hosts_converge_reboot_back_to_their_addresses_and_unreachable_is_left_a
     live.agent(1)
     live.manager("m1")
     live.wait_states({"h0": "Up", "h1": "Up"}, "join")
-    given = {h: addr(live.caps(h), "vmnet") for h in ("h0", "h1")}
+    given = {h: str(addr(live.caps(h), "vmnet")) for h in ("h0", "h1")}
     assert sorted(given.values()) == ["10.20.0.2", "10.20.0.3"]  # .1, the first, is kept
     assert addr(live.caps("h0"), "ovirtmgmt") == "192.0.2.10"  # the boot network, kept
     row = live.hosts()["h0"]

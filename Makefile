@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv deps-system run test test-unit test-kernel test-e2e lint bench clean
+.PHONY: all venv deps-system guest run test test-unit test-runners test-kernel test-e2e lint bench clean
 
 all: test
 
@@ -32,22 +32,32 @@ deps-system:
 	  fi; \
 	fi
 
-test: deps-system venv lint test-unit test-kernel test-e2e
+# The guest runner for the kernel tiers: chosen for this machine's CPU (tests/uml/choose.py), and
+# what it needs installed or built (gcc for the ptrace shim; qemu-system-x86, a Debian kernel and an
+# initramfs for QEMU), cached under .cache/guest.
+guest: deps-system venv
+	$(PY) -m tests.uml prepare
+
+test: deps-system venv lint test-unit test-runners test-kernel test-e2e
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
 
-test-kernel: deps-system venv
+# A smoke boot of every runner this machine allows (the others are listed with the reason).
+test-runners: guest
+	tests/uml/smoke-runners.sh
+
+test-kernel: guest
 	tests/uml/run-tier.sh tests/kernel
 
-test-e2e: deps-system venv
+test-e2e: guest
 	tests/uml/run-tier.sh tests/e2e
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: deps-system venv
+bench: guest
 	tests/uml/run-tier.sh --bench bench
 
 run: venv

@@ -1,0 +1,122 @@
+"""What every runner's guest must offer the kernel, e2e and cluster tiers: the modules, several
+network namespaces passing traffic over bonds, VLANs and bridges, daemons (dnsmasq handing out a
+lease), unix sockets and FIFOs in TMPDIR, and the tiers' environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+MODULES = ("bonding", "8021q", "dummy", "bridge", "veth", "openvswitch", "sch_hfsc",
+           "sch_ingress", "sch_fq_codel", "cls_u32", "cls_basic", "em_meta")
+
+
+def sh(*argv: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr.strip()}"
+    return done.stdout
+
+
+def test_the_environment_names_the_runner() -> None:
+    assert os.environ["VDSM_NET_GUEST"] in ("uml", "uml-xstate", "qemu-kvm", "qemu-tcg")
+    assert os.environ["TMPDIR"] == "/run/tmp"
+
+
+def test_every_module_is_loaded_or_built_in() -> None:
+    release = os.uname().release
+    modroot = Path(os.environ["VDSM_NET_GUEST_MODROOT"])
+    builtin_list = modroot / "lib" / "modules" / release / "modules.builtin"
+    builtin = builtin_list.read_text(encoding="utf-8")
+    missing = [m for m in MODULES
+               if not Path(f"/sys/module/{m}").is_dir() and f"/{m}.ko\n" not in builtin]
+    assert missing == []
+
+
+def test_sockets_and_fifos_live_in_tmpdir(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert fifo.is_fifo()
+    path = str(tmp_path / "sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(path)
+            conn, _ = server.accept()
+            with conn:
+                client.sendall(b"ping")
+                assert conn.recv(4) == b"ping"
+
+
+@pytest.fixture
+def hosts() -> Iterator[tuple[str, str, str]]:
+    """A switch namespace with a bridge, and two hosts with a bond of two veth NICs each, a VLAN
+    100 on the bond and an address on it."""
+    tag = f"s{os.getpid()}"
+    sw, h1, h2 = f"{tag}sw", f"{tag}h1", f"{tag}h2"
+    for ns in (sw, h1, h2):
+        sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "-n", sw, "link", "add", "br0", "type", "bridge", "vlan_filtering", "0")
+        sh("ip", "-n", sw, "link", "set", "br0", "up")
+        for i, ns in enumerate((h1, h2), 1):
+            sh("ip", "-n", ns, "link", "add", "bond0", "type", "bond", "mode", "active-backup")
+            for nic in (1, 2):
+                peer = f"p{i}{nic}"
+                sh("ip", "link", "add", f"nic{nic}", "netns", ns, "type", "veth",
+                   "peer", "name", peer, "netns", sw)
+                sh("ip", "-n", sw, "link", "set", peer, "master", "br0", "up")
+                sh("ip", "-n", ns, "link", "set", f"nic{nic}", "master", "bond0")
+            sh("ip", "-n", ns, "link", "add", "link", "bond0", "name", "bond0.100",
+               "type", "vlan", "id", "100")
+            sh("ip", "-n", ns, "addr", "add", f"192.0.2.{i}/24", "dev", "bond0.100")
+            for dev in ("bond0", "bond0.100"):
+                sh("ip", "-n", ns, "link", "set", dev, "up")
+        yield sw, h1, h2
+    finally:
+        for ns in (sw, h1, h2):
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def test_traffic_passes_between_namespaces_over_bond_and_vlan(hosts: tuple[str, str, str]) -> None:
+    _, h1, _ = hosts
+    deadline = time.monotonic() + 30
+    while True:  # the bond's active port and the bridge's learning take a moment
+        done = subprocess.run(["ip", "netns", "exec", h1, "busybox", "ping", "-c", "1", "-W", "1",
+                               "192.0.2.2"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_daemon_in_one_namespace_serves_another(
+    hosts: tuple[str, str, str], tmp_path: Path
+) -> None:
+    _, h1, h2 = hosts
+    leases = tmp_path / "leases"
+    dnsmasq = subprocess.Popen(
+        ["ip", "netns", "exec", h1, "dnsmasq", "--keep-in-foreground", "--port=0",
+         "--interface=bond0.100", "--bind-interfaces", "--dhcp-range=192.0.2.50,192.0.2.60,1h",
+         f"--dhcp-leasefile={leases}", f"--pid-file={tmp_path / 'pid'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        sh("ip", "-n", h2, "addr", "flush", "dev", "bond0.100")
+        done = subprocess.run(
+            ["ip", "netns", "exec", h2, "busybox", "udhcpc", "-i", "bond0.100", "-n", "-q",
+             "-t", "10", "-T", "1", "-s", "/bin/true"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )
+        out = done.stdout + done.stderr
+        assert done.returncode == 0 and "lease of 192.0.2.5" in out, out
+        assert "192.0.2.5" in leases.read_text(encoding="utf-8")
+    finally:
+        dnsmasq.terminate()
+        dnsmasq.wait(timeout=10)

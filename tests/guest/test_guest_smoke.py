@@ -1,14 +1,19 @@
 """What every runner's guest must offer the kernel, e2e and cluster tiers: the modules, several
 network namespaces passing traffic over bonds, VLANs and bridges, daemons (dnsmasq handing out a
-lease), unix sockets and FIFOs in TMPDIR, and the tiers' environment."""
+lease, ovsdb-server and ovs-vswitchd making a bridge, etcd answering), unix sockets and FIFOs in
+TMPDIR, and the tiers' environment."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,3 +125,73 @@ def test_a_daemon_in_one_namespace_serves_another(
     finally:
         dnsmasq.terminate()
         dnsmasq.wait(timeout=10)
+
+
+def _wait_for(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not come up within {seconds} s"
+        time.sleep(0.2)
+
+
+def test_open_vswitch_daemons_run_with_their_database_under_run() -> None:
+    run = Path(tempfile.mkdtemp(prefix="ovs-", dir="/run"))
+    db, sock = run / "conf.db", run / "db.sock"
+    sh("ovsdb-tool", "create", str(db), "/usr/share/openvswitch/vswitch.ovsschema")
+    env = {**os.environ, "OVS_RUNDIR": str(run), "OVS_LOGDIR": str(run), "OVS_DBDIR": str(run)}
+    daemons = [subprocess.Popen(
+        ["ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run}/ovsdb.pid",
+         f"--unixctl={run}/ovsdb.ctl"], env=env, stderr=subprocess.DEVNULL)]
+    try:
+        _wait_for(sock.exists, "ovsdb-server")
+        vsctl = ("ovs-vsctl", f"--db=unix:{sock}")
+        sh(*vsctl, "--no-wait", "init")
+        daemons.append(subprocess.Popen(
+            ["ovs-vswitchd", f"unix:{sock}", f"--pidfile={run}/vswitchd.pid",
+             f"--unixctl={run}/vswitchd.ctl"], env=env, stderr=subprocess.DEVNULL))
+        sh(*vsctl, "--timeout=60", "add-br", "smokebr")
+        _wait_for(lambda: Path("/sys/class/net/smokebr").exists(), "the OVS bridge's kernel link")
+        assert "smokebr" in sh(*vsctl, "list-br")
+        sh(*vsctl, "--timeout=60", "del-br", "smokebr")
+    finally:
+        for d in reversed(daemons):
+            d.terminate()
+            d.wait(timeout=20)
+
+
+def _etcd(url: str, verb: str, body: dict[str, str]) -> dict[str, object]:
+    req = urllib.request.Request(f"{url}/v3/kv/{verb}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        answer: dict[str, object] = json.loads(resp.read())
+        return answer
+
+
+def test_etcd_runs_with_its_data_under_run() -> None:
+    data = tempfile.mkdtemp(prefix="etcd-", dir="/run")
+    url = "http://127.0.0.1:23790"
+    etcd = subprocess.Popen(
+        ["etcd", "--name", "smoke", "--data-dir", data, "--listen-client-urls", url,
+         "--advertise-client-urls", url, "--listen-peer-urls", "http://127.0.0.1:23800",
+         "--initial-advertise-peer-urls", "http://127.0.0.1:23800",
+         "--initial-cluster", "smoke=http://127.0.0.1:23800"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                return b"true" in resp.read()
+        except OSError:
+            return False
+
+    try:
+        _wait_for(answers, "etcd", 90)
+        key = base64.b64encode(b"/smoke/k").decode()
+        _etcd(url, "put", {"key": key, "value": base64.b64encode(b"v").decode()})
+        kvs = _etcd(url, "range", {"key": key})["kvs"]
+        assert isinstance(kvs, list)
+        assert base64.b64decode(kvs[0]["value"]) == b"v"
+    finally:
+        etcd.terminate()
+        etcd.wait(timeout=20)

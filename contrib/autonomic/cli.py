@@ -80,7 +80,8 @@ async def _policy_set(store: EtcdStore, keys: Keys, path: str) -> int:
         raise PolicyError(f"the policy is not JSON: {exc}") from None
     snap = await read_snapshot(store, keys)
     mgmt = {r.view.mgmt_network for r in snap.hosts.values() if r.view.mgmt_network}
-    validate_policy(doc, mgmt)
+    bonds = {n: a for r in snap.hosts.values() for n, a in r.view.mgmt_bondings.items()}
+    validate_policy(doc, mgmt, bonds)
     await store.put(keys.policy(), json.dumps(doc, sort_keys=True).encode())
     return 0
 

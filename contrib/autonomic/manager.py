@@ -94,6 +94,10 @@ class Manager:
                 await task
         if event in done and not event.cancelled():
             self.events.put_nowait(event.result())
+        failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+        if failed:  # etcd away: the next pass says so; do not spin meanwhile
+            log.warning("waiting on etcd failed: %s", failed[0].exception())
+            await asyncio.sleep(min(1.0, self.ttl / 3))
 
     async def _reconcile(self) -> None:
         leading = False

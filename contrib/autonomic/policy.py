@@ -159,8 +159,10 @@ def _nics_named(networks: Mapping[str, Any], bondings: Mapping[str, Any]) -> set
     return nics
 
 
-def _check_with_agent(policy: Policy, host_id: str, mgmt_names: set[str]) -> None:
-    """Render for one (generic or named) host and run the agent's own validation on it."""
+def _check_with_agent(policy: Policy, host_id: str, mgmt_names: set[str],
+                      mgmt_bonds: Mapping[str, Mapping[str, Any]]) -> None:
+    """Render for one (generic or named) host and run the agent's own validation on it; the
+    hosts' management bonds exist there (a policy network may be a VLAN on one)."""
     networks = {n: a for n, a in policy.networks.items() if n not in mgmt_names}
     for name in mgmt_names & set(policy.networks):
         extra = sorted(set(policy.networks[name]) - MGMT_PROPERTIES)
@@ -169,7 +171,8 @@ def _check_with_agent(policy: Policy, host_id: str, mgmt_names: set[str]) -> Non
                               f"{', '.join(sorted(MGMT_PROPERTIES))}, not {', '.join(extra)}")
     try:
         rendered = render_host(networks, policy.bondings, policy.nic_map(host_id),
-                               HostView(host_id), _sample_addresses(policy))
+                               HostView(host_id, mgmt_bondings=mgmt_bonds),
+                               _sample_addresses(policy))
     except RenderError as exc:
         raise PolicyError(exc.message, exc.code) from None
     backend = MemoryKernel(nics=sorted(_nics_named(rendered.networks, rendered.bondings)))
@@ -183,16 +186,20 @@ def _check_with_agent(policy: Policy, host_id: str, mgmt_names: set[str]) -> Non
         raise PolicyError(f"invalid policy: {exc}") from None
 
 
-def validate_policy(doc: object, mgmt_names: Iterable[str] = ()) -> Policy:
+def validate_policy(doc: object, mgmt_names: Iterable[str] = (),
+                    mgmt_bonds: Mapping[str, Mapping[str, Any]] | None = None) -> Policy:
     """Parse and validate; raise PolicyError for a policy no host could take.
 
     ``mgmt_names`` are the management networks of the registered hosts (``ovirtmgmt`` always):
-    the policy may name them only to add properties."""
+    the policy may name them only to add properties. ``mgmt_bonds`` are their management bonds
+    (``{name: bonding attributes}``): the policy may put networks on them, never redefine
+    them."""
     policy = parse_policy(doc)
     names = {DEFAULT_MGMT, *mgmt_names}
-    _check_with_agent(policy, "", names)
+    bonds = dict(mgmt_bonds or {})
+    _check_with_agent(policy, "", names, bonds)
     for host_id in policy.hosts:
-        _check_with_agent(policy, host_id, names)
+        _check_with_agent(policy, host_id, names, bonds)
     return policy
 
 

@@ -64,3 +64,15 @@ def test_each_mapped_host_is_validated_with_its_own_names() -> None:
            "hosts": {"odd": {"nics": {"eth2": "eth1"}}}}  # both on eth1 on host "odd"
     with pytest.raises(PolicyError, match="for host odd"):
         validate_policy(doc)
+
+
+def test_a_network_may_sit_on_a_hosts_management_bond_but_never_redefine_it() -> None:
+    doc = {"networks": {"storage": {"bonding": "bond0", "vlan": 20, "bridged": False}}}
+    with pytest.raises(PolicyError) as err:
+        validate_policy(doc)  # no host has that bond
+    assert err.value.code == 25
+    mgmt_bonds = {"bond0": {"nics": ["eth0", "eth1"], "options": "mode=1"}}
+    validate_policy(doc, ["ovirtmgmt"], mgmt_bonds)
+    with pytest.raises(PolicyError) as err:
+        validate_policy({**doc, "bondings": {"bond0": {"nics": ["eth2"]}}}, [], mgmt_bonds)
+    assert err.value.code == 25 and "management" in err.value.message

@@ -27,6 +27,7 @@ ERROR = "Error"
 ERR_BUSY = 40
 ERR_NON_OPERATIONAL = 1001  # the manager's own code: not one of vdsm's
 ERR_UNREACHABLE = 1002
+ERR_NOT_CONVERGED = 1003  # a push succeeded, yet the host still differs
 
 BUSY_BACKOFF = (1.0, 30.0)  # first delay, cap (seconds); doubled on every failed attempt
 ERROR_BACKOFF = (5.0, 120.0)
@@ -146,6 +147,10 @@ def decide(
         return replace(base, state=UP, error=None, in_use=tuple(obs.in_use), attempts=0,
                        retry_at=0.0, generation=generation), False
     if not due(prev, now, generation):
+        if prev.state == UP and prev.attempts:  # pushed, answered Done, and still differs
+            message = "the host still differs after a push: " + "; ".join(obs.differences[:3])
+            return replace(base, state=ERROR, in_use=tuple(obs.in_use),
+                           error=_error(ERR_NOT_CONVERGED, message)), False
         return replace(base, in_use=tuple(obs.in_use)), False
     if generation != prev.generation:
         base = replace(base, attempts=0)
@@ -173,5 +178,8 @@ def pushed(prev: HostState, now: float, outcome: Outcome) -> HostState:
         return unreachable(base, now, outcome.unreachable)
     if outcome.error is not None:
         return _failed(base, now, prev.generation, outcome.error)
+    # Counted until a visit finds nothing to change: a push that does not converge (the host
+    # answers Done but reports otherwise) is not repeated in a tight loop.
+    attempts = prev.attempts + 1
     return replace(base, state=UP, error=None, in_use=tuple(sorted(outcome.kept_in_use)),
-                   attempts=0, retry_at=0.0)
+                   attempts=attempts, retry_at=now + _backoff(attempts, ERROR_BACKOFF))

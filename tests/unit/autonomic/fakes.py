@@ -42,6 +42,7 @@ class FakeHost:
     safe_calls: int = 0
     caps_calls: int = 0
     gate: asyncio.Event | None = None  # a slow host: setupNetworks waits for it
+    hidden: set[str] = field(default_factory=set)  # networks its caps never report
 
 
 def make_host(nics: tuple[str, ...] = NICS, mgmt: Mapping[str, Any] | None = None) -> FakeHost:
@@ -69,7 +70,10 @@ class FakeHosts:
     async def capabilities(self, host_id: str, address: str) -> dict[str, Any]:
         host = self._host(host_id)
         host.caps_calls += 1
-        return host.api.get_network_capabilities()
+        caps = host.api.get_network_capabilities()
+        for name in host.hidden:
+            caps["networks"].pop(name, None)
+        return caps
 
     async def statistics(self, host_id: str, address: str) -> dict[str, Any]:
         host = self._host(host_id)

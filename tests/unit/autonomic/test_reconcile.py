@@ -107,6 +107,7 @@ def test_drift_is_repaired_on_the_hosts_event() -> None:
         await c.set_policy(POLICY)
         h1 = await c.add_host("h1")
         await c.reconciler.pass_once()
+        await c.reconciler.pass_once(["h1"])  # the host's event after the push: nothing to do
         h1.api.setup_networks({"vm2": {"remove": True}}, {}, {"connectivityCheck": False})
         await c.reconciler.pass_once(["h1"])  # |net|host_conn|no_id from the host
         assert "vm2" in caps(h1)["networks"] and len(h1.pushes) == 2
@@ -174,6 +175,7 @@ def test_a_lost_registration_is_non_responsive_and_its_return_reconciles() -> No
         await c.set_policy(POLICY)
         h1 = await c.add_host("h1")
         await c.reconciler.pass_once()
+        await c.reconciler.pass_once(["h1"])  # the host's event after the push
         await c.store.delete(c.keys.host("h1"))
         await c.reconciler.pass_once()
         assert (await c.state("h1"))["state"] == "NonResponsive"
@@ -258,5 +260,24 @@ def test_a_slow_host_holds_up_no_other_and_is_visited_again_after_its_visit() ->
         await c.reconciler.pass_once()
         assert slow.caps_calls == looked + 1  # the event seen during the visit is not lost
         assert len(fast.pushes) == 1
+
+    run(t)
+
+
+def test_a_host_that_answers_done_but_never_matches_is_not_pushed_in_a_loop() -> None:
+    async def t(c: Cluster) -> None:
+        await c.set_policy(POLICY)
+        h1 = await c.add_host("h1")
+        h1.hidden.add("vm2")  # e.g. a report the comparison cannot match
+        await c.reconciler.pass_once()
+        for _ in range(3):
+            await c.reconciler.pass_once(["h1"])
+        state = await c.state("h1")
+        assert len(h1.pushes) == 1 and state["state"] == "Error"
+        assert state["error"]["code"] == machine.ERR_NOT_CONVERGED
+        assert "vm2: missing" in state["error"]["message"]
+        await c.tick(5)
+        await c.reconciler.pass_once()
+        assert len(h1.pushes) == 2
 
     run(t)

@@ -31,8 +31,8 @@ ERR_NOT_CONVERGED = 1003  # a push succeeded, yet the host still differs
 
 BUSY_BACKOFF = (1.0, 30.0)  # first delay, cap (seconds); doubled on every failed attempt
 ERROR_BACKOFF = (5.0, 120.0)
-UNREACHABLE_RETRY = 3.0  # an unreachable host is looked at again this often
-RETRIED = frozenset({"Applying", "Error", "NonResponsive"})
+UNREACHABLE_RETRY = 3.0  # an unreachable or non-operational host is looked at again this often
+RETRIED = frozenset({"Applying", "Error", "NonResponsive", "NonOperational"})
 """States whose ``retry_at`` schedules the next visit."""
 
 
@@ -142,7 +142,8 @@ def decide(
     if obs.required_down:
         message = "required network down: " + ", ".join(obs.required_down)
         return replace(base, state=NON_OPERATIONAL, in_use=tuple(obs.in_use),
-                       error=_error(ERR_NON_OPERATIONAL, message)), False
+                       error=_error(ERR_NON_OPERATIONAL, message),
+                       retry_at=now + UNREACHABLE_RETRY), False
     if not obs.differences:
         return replace(base, state=UP, error=None, in_use=tuple(obs.in_use), attempts=0,
                        retry_at=0.0, generation=generation), False

@@ -148,7 +148,7 @@ def test_a_required_network_down_is_non_operational_and_left_alone() -> None:
         assert state["state"] == "NonOperational" and "vmnet" in state["error"]["message"]
         assert len(h1.pushes) == 1
         h1.links_down.clear()
-        await c.tick(61)
+        await c.tick(machine.UNREACHABLE_RETRY)  # looked at again soon, not at the resync
         await c.reconciler.pass_once()
         assert (await c.state("h1"))["state"] == "Up" and len(h1.pushes) == 2
 

@@ -31,13 +31,8 @@ class HostUnreachable(Exception):
     """The host could not be reached (connect, TLS, timeout or a lost connection)."""
 
 
-class HostRefused(Exception):
-    """The host answered with vdsm's error code and message."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+class HostRefused(ServerError):
+    """The host answered with vdsm's error code and message (``code``, ``message``)."""
 
 
 EventSink = Callable[[str], None]

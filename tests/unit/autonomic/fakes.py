@@ -118,14 +118,14 @@ def registration(host_id: str, boot_id: str = "boot-1", started_at: float = 1.0,
 class Cluster:
     """A fake store on a fake clock, fake hosts, and one leading manager's reconciler."""
 
-    def __init__(self, manager_id: str = "m1", ttl: int = 5) -> None:
+    def __init__(self, manager_id: str = "m1", ttl: int = 5, parallel: int = 4) -> None:
         self.clock = FakeClock()
         self.store = MemoryStore(self.clock)
         self.keys = Keys()
         self.hosts = FakeHosts()
         self.leadership = Leadership(self.store, self.keys, manager_id, ttl, self.clock)
         self.reconciler = Reconciler(self.store, self.keys, self.hosts, self.leadership,
-                                     self.clock, parallel=4, resync=60.0)
+                                     self.clock, parallel=parallel, resync=60.0)
 
     async def tick(self, seconds: float) -> None:
         """Let time pass with the leader alive (its lease kept alive every second)."""

@@ -281,3 +281,21 @@ def test_a_host_that_answers_done_but_never_matches_is_not_pushed_in_a_loop() ->
         assert len(h1.pushes) == 2
 
     run(t)
+
+
+def test_parallelism_is_bounded() -> None:
+    async def go() -> None:
+        c = Cluster(parallel=1)
+        assert await c.leadership.step()
+        await c.set_policy(POLICY)
+        first, second = await c.add_host("a"), await c.add_host("b")
+        first.gate = asyncio.Event()
+        await c.reconciler.pass_once(wait=False)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert (len(first.pushes), second.caps_calls) == (1, 0)  # b waits for a's slot
+        first.gate.set()
+        await c.reconciler.drain()
+        assert (await c.state("b"))["state"] == "Up"
+
+    asyncio.run(go())

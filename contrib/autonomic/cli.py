@@ -36,7 +36,7 @@ from autonomic.manager import Manager
 from autonomic.policy import PolicyError, validate_policy
 from autonomic.reconcile import DEFAULT_RESYNC, read_snapshot
 from autonomic.store import StoreError, WallClock
-from rpc.tls import DEFAULT_PKI_DIR, client_files
+from rpc.tls import DEFAULT_PKI_DIR, PkiError, client_files
 from vdsm_net.cluster.keys import DEFAULT_PREFIX, Keys
 
 DEFAULT_TTL = 5
@@ -202,14 +202,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+    quiet = args.command != "run"  # a command's own error says it all
+    logging.basicConfig(level=logging.ERROR if quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aetcd").setLevel(logging.WARNING)
     try:
         return asyncio.run(_dispatch(args))
     except PolicyError as exc:
         print(str(exc), file=sys.stderr)
-    except (UsageError, StoreError, OSError) as exc:
+    except (UsageError, StoreError, PkiError, OSError) as exc:
         print(f"vdsm-net-manager: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130

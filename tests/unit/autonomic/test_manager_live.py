@@ -6,10 +6,11 @@ from __future__ import annotations
 import copy
 import json
 import signal
+import subprocess
 import time
 from typing import Any
 
-from tests.unit.autonomic.live import WAIT, Live
+from tests.unit.autonomic.live import BIN, WAIT, Live
 from tests.unit.cluster.cluster_helpers import sync_until
 
 POLICY: dict[str, Any] = {
@@ -44,6 +45,16 @@ def test_the_command_line_refuses_a_bad_policy_and_stores_nothing(live: Live) ->
     assert "h0" not in live.hosts()
     assert live.cli("maintenance", "a/b", "on").returncode == 1
     assert live.leader() is None
+    out = live.cli("run", "--id", "m", "--pki", str(live.tmp / "no-pki"))
+    assert out.returncode == 1 and "PKI file missing" in out.stderr
+    assert "Traceback" not in out.stderr
+    live.cli("maintenance", "h0", "on")
+    table = live.cli("hosts").stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "ADDRESS", "STATE"] and table[1].startswith("h0 ")
+    out = subprocess.run([str(BIN / "vdsm-net-manager"), "--etcd", "http://127.0.0.1:9",
+                          "hosts"], capture_output=True, text=True, timeout=WAIT)
+    assert out.returncode == 1 and "no etcd member reachable" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_hosts_converge_reboot_back_to_their_addresses_and_unreachable_is_left_alone(

@@ -214,6 +214,8 @@ class Reconciler:
                 await self._visit_now(snap, reg)
             except StoreError as exc:
                 log.warning("host %s: etcd failed during the visit: %s", host_id, exc)
+            except Exception:  # a bug must not end the manager's other visits
+                log.exception("host %s: the visit failed", host_id)
 
     async def _visit_now(self, snap: Snapshot, reg: Registration) -> None:
         prev = snap.states.get(reg.host_id, machine.NEW)
@@ -254,8 +256,12 @@ class Reconciler:
             return rendered, Observation(unreachable=str(exc))
         except HostRefused as exc:
             return rendered, Observation(unreachable=f"({exc.code}) {exc.message}")
-        diff, in_use = differences(rendered, caps)
-        down = required_down(rendered, caps, stats)
+        try:
+            diff, in_use = differences(rendered, caps)
+            down = required_down(rendered, caps, stats)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # a registration or a report of the wrong shape: nothing is pushed on it
+            return rendered, Observation(refused=(21, f"cannot compare with the host: {exc!r}"))
         return rendered, Observation(differences=diff, in_use=in_use, required_down=down)
 
     async def _push(self, reg: Registration, rendered: Rendered, prev: HostState,

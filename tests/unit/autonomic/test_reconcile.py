@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autonomic import machine
 from autonomic.leader import lock_key
 from autonomic.store import Put
-from tests.unit.autonomic.fakes import Cluster, FakeHost
+from tests.unit.autonomic.fakes import Cluster, FakeHost, registration
 
 POLICY: dict[str, Any] = {
     "networks": {
@@ -299,3 +300,24 @@ def test_parallelism_is_bounded() -> None:
         assert (await c.state("b"))["state"] == "Up"
 
     asyncio.run(go())
+
+
+def test_a_registration_of_the_wrong_shape_is_refused_by_the_host_or_ignored() -> None:
+    async def t(c: Cluster) -> None:
+        await c.set_policy(POLICY)
+        await c.add_host("ok")
+        odd = await c.add_host("odd")
+        doc = json.loads(registration("odd"))
+        doc["mgmt"]["attrs"] = {"nic": "eth0", "mtu": {"not": "a number"}}
+        await c.store.put(c.keys.host("odd"), json.dumps(doc).encode())
+        await c.reconciler.pass_once()
+        state = await c.state("odd")
+        assert state["state"] == "Error" and state["error"]["code"] == 21
+        assert set(caps(odd)["networks"]) == {"ovirtmgmt"}  # the host refused: nothing changed
+        assert (await c.state("ok"))["state"] == "Up"
+        doc["mgmt"] = ["not", "an", "object"]
+        await c.store.put(c.keys.host("odd"), json.dumps(doc).encode())
+        await c.reconciler.pass_once()  # unreadable: ignored as not registered
+        assert (await c.state("odd"))["state"] == "NonResponsive"
+
+    run(t)

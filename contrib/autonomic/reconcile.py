@@ -273,6 +273,8 @@ class Reconciler:
             [Put(lock, mine, self.leadership.lease), self._put_state(reg.host_id, applying)])
         if not taken:
             log.info("host %s: not pushed (lock held or leadership lost)", reg.host_id)
+            if self.leadership.leading:
+                self._again.add(reg.host_id)  # a lock of the old leader's lease: try again
             return
         options = {"fullState": True, "connectivityCheck": True,
                    "connectivityTimeout": policy.connectivity_timeout}

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autonomic import machine
-from autonomic.leader import lock_key
+from autonomic.leader import Leadership, lock_key
+from autonomic.reconcile import Reconciler
 from autonomic.store import Put
 from tests.unit.autonomic.fakes import Cluster, FakeHost, registration
 
@@ -319,5 +320,34 @@ def test_a_registration_of_the_wrong_shape_is_refused_by_the_host_or_ignored() -
         await c.store.put(c.keys.host("odd"), json.dumps(doc).encode())
         await c.reconciler.pass_once()  # unreadable: ignored as not registered
         assert (await c.state("odd"))["state"] == "NonResponsive"
+
+    run(t)
+
+
+def test_a_standby_manager_pushes_and_writes_nothing() -> None:
+    async def t(c: Cluster) -> None:
+        standby = Leadership(c.store, c.keys, "m2", 5, c.clock)
+        assert not await standby.step()
+        other = Reconciler(c.store, c.keys, c.hosts, standby, c.clock)
+        await c.set_policy(POLICY)
+        h1 = await c.add_host("h1")
+        await other.pass_once()
+        assert not h1.pushes and await c.store.get(c.keys.state("h1")) is None
+        await c.reconciler.pass_once()
+        assert len(h1.pushes) == 1
+
+    run(t)
+
+
+def test_a_lock_left_by_the_old_leader_is_tried_again_on_the_next_pass() -> None:
+    async def t(c: Cluster) -> None:
+        await c.set_policy(POLICY)
+        h1 = await c.add_host("h1")
+        await c.store.put(lock_key(c.keys, "h1"), b"the old leader")
+        await c.reconciler.pass_once()
+        assert not h1.pushes
+        await c.store.delete(lock_key(c.keys, "h1"))  # its lease expired
+        await c.reconciler.pass_once()  # no change in etcd, no resync due: the retry alone
+        assert len(h1.pushes) == 1
 
     run(t)

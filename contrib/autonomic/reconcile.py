@@ -103,11 +103,18 @@ async def read_snapshot(store: Store, keys: Keys) -> Snapshot:
             snap.hosts[host_id] = reg
     snap.maintenance = set(_ids(keys, keys.maintenance_prefix(), maint))
     for host_id, e in _ids(keys, keys.state_prefix(), states).items():
-        try:
-            snap.states[host_id] = HostState.from_json(json.loads(e.value))
-        except (ValueError, TypeError, AttributeError):
-            continue
+        record = decode_state(e.value)
+        if record is not None:
+            snap.states[host_id] = record
     return snap
+
+
+def decode_state(raw: bytes) -> HostState | None:
+    """A ``state/<hostid>`` value, or None when it is not one."""
+    try:
+        return HostState.from_json(json.loads(raw))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _same(a: HostState, b: HostState) -> bool:
@@ -130,7 +137,6 @@ class Reconciler:
         self._again: set[str] = set()
         self.woken = asyncio.Event()
         """Set when a visit ends (a host it skipped may need a visit now)."""
-        self.pushes = 0
 
     def forget(self) -> None:
         """A new leadership: visit every host once, whatever the last leader saw."""
@@ -217,8 +223,14 @@ class Reconciler:
             except Exception:  # a bug must not end the manager's other visits
                 log.exception("host %s: the visit failed", host_id)
 
+    async def _current(self, host_id: str) -> HostState:
+        """The host's record as etcd has it now (a pass's snapshot may predate the last visit)."""
+        entry = await self.store.get(self.keys.state(host_id))
+        record = decode_state(entry.value) if entry is not None else None
+        return record or machine.NEW
+
     async def _visit_now(self, snap: Snapshot, reg: Registration) -> None:
-        prev = snap.states.get(reg.host_id, machine.NEW)
+        prev = await self._current(reg.host_id)
         generation = snap.generation(reg)
         rendered, obs = await self._observe(snap, reg)
         record, push = machine.decide(prev, self.clock.now(), reg.boot_id, generation, obs)
@@ -278,7 +290,6 @@ class Reconciler:
             return
         options = {"fullState": True, "connectivityCheck": True,
                    "connectivityTimeout": policy.connectivity_timeout}
-        self.pushes += 1
         try:
             answer = await self.hosts.setup(reg.host_id, reg.address, rendered.networks,
                                             rendered.bondings, options)

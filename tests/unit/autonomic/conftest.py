@@ -45,3 +45,15 @@ def live(tmp_path: Path, manager_pki: Path) -> Iterator[Live]:
 def live_etcd3(tmp_path: Path, manager_pki: Path) -> Iterator[Live]:
     """Three etcd members in one cluster."""
     yield from _live(tmp_path, manager_pki, 3)
+
+
+@pytest.fixture
+def etcd(tmp_path: Path) -> Iterator[EtcdCluster]:
+    """One etcd member, nothing else."""
+    (tmp_path / "etcd").mkdir()
+    cluster = EtcdCluster(tmp_path / "etcd")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

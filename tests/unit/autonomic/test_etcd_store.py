@@ -1,0 +1,106 @@
+"""The Store port on a real etcd: the transaction conditions the manager relies on (the range
+compare guards allocations), leases, waiting for a change, and moving past a dead member."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Awaitable, Callable
+
+from autonomic.etcd import EtcdStore
+from autonomic.pools import allocate
+from autonomic.store import Absent, Delete, Put, Unchanged, ValueIs
+from tests.cluster.etcd_server import EtcdCluster, free_port
+from vdsm_net.cluster.keys import Keys
+
+
+def run(url: str, test: Callable[[EtcdStore], Awaitable[None]]) -> None:
+    async def go() -> None:
+        store = EtcdStore(url)
+        try:
+            await test(store)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_conditions_hold_as_etcd_says(etcd: EtcdCluster) -> None:
+    async def t(s: EtcdStore) -> None:
+        assert await s.txn([Absent("/t/a")], [Put("/t/a", b"1")])
+        assert not await s.txn([Absent("/t/a")], [Put("/t/a", b"2")])
+        assert await s.txn([ValueIs("/t/a", b"1")], [Put("/t/b", b"x")])
+        assert not await s.txn([ValueIs("/t/a", b"2")], [Delete("/t/b")])
+        entries, rev = await s.range("/t/")
+        assert [e.key for e in entries] == ["/t/a", "/t/b"]
+        await s.put("/u/other", b"outside the prefix")
+        assert await s.txn([Unchanged("/t/", rev)], [])
+        await s.put("/t/c", b"inside")
+        assert not await s.txn([Unchanged("/t/", rev)], [Put("/t/d", b"")])
+        assert await s.get("/t/d") is None
+        await s.delete("/t/a")
+        assert await s.get("/t/a") is None
+
+    run(etcd.url, t)
+
+
+def test_a_lease_takes_its_keys_and_a_revoked_lease_cannot_be_kept_alive(
+    etcd: EtcdCluster,
+) -> None:
+    async def t(s: EtcdStore) -> None:
+        lease = await s.grant(30)
+        await s.put("/l/k", b"v", lease)
+        assert await s.keepalive(lease)
+        entry = await s.get("/l/k")
+        assert entry is not None and entry.lease == lease
+        await s.revoke(lease)
+        assert await s.get("/l/k") is None
+        assert not await s.keepalive(lease)
+
+    run(etcd.url, t)
+
+
+def test_wait_returns_on_a_wanted_change_only(etcd: EtcdCluster) -> None:
+    async def t(s: EtcdStore) -> None:
+        _, rev = await s.range("/w/")
+        await s.put("/w/ignored", b"")
+        seen = await s.wait(rev, lambda k: k == "/w/wanted", 0.5)  # times out
+        assert seen > rev
+
+        async def later() -> None:
+            await asyncio.sleep(0.2)
+            await s.put("/w/wanted", b"")
+
+        writer = asyncio.create_task(later())
+        got = await s.wait(seen, lambda k: k == "/w/wanted", 20)
+        await writer
+        entry = await s.get("/w/wanted")
+        assert entry is not None and got == entry.mod_revision
+
+    run(etcd.url, t)
+
+
+def test_racing_allocations_on_etcd_never_share_an_address(etcd: EtcdCluster) -> None:
+    async def go() -> list[str]:
+        stores = [EtcdStore(etcd.url) for _ in range(4)]  # four managers, four connections
+        pool = {"ipv4": ipaddress.ip_network("10.5.0.0/24")}
+        try:
+            got = await asyncio.gather(*(
+                allocate(stores[i % 4], Keys(), "net", f"h{i}", pool) for i in range(12)))
+        finally:
+            for store in stores:
+                await store.close()
+        return [a["ipv4"] for a in got]
+
+    addresses = asyncio.run(go())
+    assert sorted(addresses, key=lambda a: int(a.split(".")[3].split("/")[0])) == [
+        f"10.5.0.{i}/24" for i in range(2, 14)]
+
+
+def test_a_dead_first_member_is_passed_over(etcd: EtcdCluster) -> None:
+    async def t(s: EtcdStore) -> None:
+        await s.put("/d/k", b"v")
+        entry = await s.get("/d/k")
+        assert entry is not None and entry.value == b"v"
+
+    run(f"http://127.0.0.1:{free_port()},{etcd.url}", t)

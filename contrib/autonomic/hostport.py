@@ -102,12 +102,22 @@ class WireHosts:
         if old is not None:
             old[1].close()
 
-    def _call(self, host_id: str, address: str, work: Callable[[Client], Any]) -> Any:
+    def _call(self, host_id: str, address: str, work: Callable[[Client], Any],
+              reconnect: bool = False) -> Any:
+        """``work`` on the host's connection. With ``reconnect`` (reads only), a kept
+        connection found closed (the agent restarted since) is replaced once at once."""
+        with self._lock:
+            kept = self._clients.get(host_id, ("", None))[0] == address
         try:
             return work(self._client(host_id, address))
         except ServerError as exc:
             raise HostRefused(exc.code, exc.message) from None
-        except (ClientError, TimeoutError, OSError, ValueError) as exc:
+        except ClientError as exc:
+            self._drop(host_id)
+            if reconnect and kept:
+                return self._call(host_id, address, work)
+            raise HostUnreachable(f"{address}: {exc}") from None
+        except (TimeoutError, OSError, ValueError) as exc:
             self._drop(host_id)
             raise HostUnreachable(f"{address}: {exc}") from None
 
@@ -136,12 +146,12 @@ class WireHosts:
 
     async def capabilities(self, host_id: str, address: str) -> dict[str, Any]:
         result = await self._run(lambda: self._call(
-            host_id, address, lambda c: c.call("Host.getNetworkCapabilities")))
+            host_id, address, lambda c: c.call("Host.getNetworkCapabilities"), reconnect=True))
         return dict(result or {})
 
     async def statistics(self, host_id: str, address: str) -> dict[str, Any]:
         result = await self._run(lambda: self._call(
-            host_id, address, lambda c: c.call("Host.getNetworkStatistics")))
+            host_id, address, lambda c: c.call("Host.getNetworkStatistics"), reconnect=True))
         return dict(result or {})
 
     async def setup(

@@ -26,7 +26,7 @@ from tests.cluster.procs import Agent, Manager, hosts_json, manager_cli
 RUN = Path("/run/vdsm-net-cluster-tier")
 HOSTS = ("h1", "h2", "h3")
 MANAGERS = ("m1", "m2")
-LEASE_TTL = 3  # the managers' leader lease
+LEASE_TTL = 5  # the managers' leader lease (their default)
 RESYNC = 5.0  # the managers' periodic resync
 POLL = 0.25
 
@@ -114,7 +114,8 @@ class Cluster:
         RUN.mkdir(parents=True)
         self.pki = RUN / "pki"
         init_pki(self.pki, host_cn="localhost")
-        self.etcd = EtcdCluster(RUN / "etcd", n=3)
+        # raft timing for an emulated guest on a busy machine (etcd's defaults are 100/1000 ms)
+        self.etcd = EtcdCluster(RUN / "etcd", n=3, heartbeat_ms=250, election_ms=2500)
         (RUN / "etcd").mkdir()
         self.switch = Switch(f"vnc-sw-{os.getpid()}")
         self.hosts = {name: Host(name, i + 1, self.switch, self.etcd.url, self.pki)

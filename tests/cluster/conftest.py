@@ -18,6 +18,14 @@ from tests.cluster.cluster import MEASURED, Cluster, measure
 _CLUSTER: list[Cluster] = []
 
 
+TEST_TIMEOUT = 900  # seconds per test, over pyproject's 120: the guest is emulated and shared
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
+
+
 @pytest.fixture(scope="session")
 def cluster_session() -> Iterator[Cluster]:
     if os.environ.get("VDSM_NET_UML") != "1":

@@ -33,8 +33,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EtcdCluster:
     """``n`` etcd members named m0..m{n-1}, each with a client and a peer port on ``host``."""
 
-    def __init__(self, data_root: Path, n: int = 1, host: str = "127.0.0.1") -> None:
+    def __init__(self, data_root: Path, n: int = 1, host: str = "127.0.0.1",
+                 heartbeat_ms: int = 100, election_ms: int = 1000) -> None:
         self.root = data_root
+        self.timing = [str(heartbeat_ms), str(election_ms)]
         self.host = host
         self.names = [f"m{i}" for i in range(n)]
         self.client_ports = [free_port(host) for _ in self.names]
@@ -63,7 +65,7 @@ class EtcdCluster:
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
             "--initial-cluster", peers, "--initial-cluster-state", "new",
             "--initial-cluster-token", f"vdsm-net-test-{self.peer_ports[0]}",
-            "--heartbeat-interval", "100", "--election-timeout", "1000",
+            "--heartbeat-interval", self.timing[0], "--election-timeout", self.timing[1],
         ]
 
     def start(self, i: int | None = None) -> None:

@@ -19,12 +19,11 @@ import aetcd.exceptions
 from aetcd.utils import prefix_range_end
 
 from autonomic.store import Absent, Cond, Delete, Entry, Op, Put, StoreError, ValueIs
-from vdsm_net.cluster.etcd import make_client, parse_endpoints
+from vdsm_net.cluster.etcd import CALL_TIMEOUT, make_client, parse_endpoints
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CALL_TIMEOUT = 5
 _UNREACHABLE = (
     aetcd.exceptions.ConnectionFailedError,
     aetcd.exceptions.ConnectionTimeoutError,
@@ -48,6 +47,8 @@ class EtcdStore:
     """A Store over one etcd cluster; one member at a time, the next one on failure."""
 
     def __init__(self, urls: str, timeout: int = CALL_TIMEOUT) -> None:
+        """``timeout`` bounds every call (the agent's: a stopped member must not hold the
+        leader's keepalive past its lease)."""
         self.endpoints = parse_endpoints(urls)
         self.timeout = timeout
         self._index = 0

@@ -57,3 +57,18 @@ def etcd(tmp_path: Path) -> Iterator[EtcdCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def etcd3(tmp_path: Path) -> Iterator[EtcdCluster]:
+    """Three etcd members, nothing else."""
+    (tmp_path / "etcd").mkdir()
+    cluster = EtcdCluster(tmp_path / "etcd", n=3)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        for proc in cluster.procs:
+            if proc is not None:
+                proc.send_signal(signal.SIGCONT)
+        cluster.stop()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 from collections.abc import Awaitable, Callable
 
 from autonomic.etcd import EtcdStore
 from autonomic.pools import allocate
 from autonomic.store import Absent, Delete, Put, Unchanged, ValueIs
 from tests.cluster.etcd_server import EtcdCluster, free_port
+from vdsm_net.cluster.etcd import CALL_TIMEOUT
 from vdsm_net.cluster.keys import Keys
 
 
@@ -104,3 +106,19 @@ def test_a_dead_first_member_is_passed_over(etcd: EtcdCluster) -> None:
         assert entry is not None and entry.value == b"v"
 
     run(f"http://127.0.0.1:{free_port()},{etcd.url}", t)
+
+
+def test_a_frozen_member_is_passed_over_within_the_call_timeout(etcd3: EtcdCluster) -> None:
+    async def t(s: EtcdStore) -> None:
+        await s.put("/f/k", b"1")
+        frozen = etcd3.procs[0]
+        assert frozen is not None
+        frozen.send_signal(signal.SIGSTOP)  # the member the store talks to stops answering
+        try:
+            await asyncio.wait_for(s.put("/f/k", b"2"), 3 * CALL_TIMEOUT + 10)
+            entry = await s.get("/f/k")
+            assert entry is not None and entry.value == b"2"
+        finally:
+            frozen.send_signal(signal.SIGCONT)
+
+    run(etcd3.url, t)

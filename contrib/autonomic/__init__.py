@@ -26,11 +26,12 @@ the same connection while the call waits, then ``Host.setSafeNetworkConfig``. Up
 States (``machine.py``, in ``state/<hostid>``): ``Up``; ``Applying`` (a push under way, or the
 host answered 40 and it is retried with a backoff); ``Error`` (the host refused: its code and
 message; retried with a backoff, at once on a new policy or boot; 1003 when a push answered Done
-but the host still differs); ``NonOperational`` (a required network the host has is down on its
-NIC or bond: nothing pushed, looked at again every 3 s); ``NonResponsive`` (not registered or not
-reachable: nothing pushed; reconciled when back); ``Maintenance`` (nothing pushed; the policy is
-applied when it goes active). Networks a host keeps because VMs use them (``keptInUse``) are its
-``inUse``, never forced and never a reason to push again.
+but the look right after it still finds differences); ``NonOperational`` (a required network
+the host has is down on its NIC or bond: nothing pushed, looked at again every 3 s);
+``NonResponsive`` (not registered or not reachable: nothing pushed; reconciled when back);
+``Maintenance`` (nothing pushed; the policy is applied when it goes active). Networks a host
+keeps because VMs use them (``keptInUse``) are its ``inUse``, never forced and never a reason to
+push again.
 
 High availability (``leader.py``): the ``leader`` key under the leader's lease (``--lease-ttl``,
 default 5 s, kept alive every TTL/3). A standby watches that key and campaigns the moment it

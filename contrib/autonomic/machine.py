@@ -94,6 +94,8 @@ class Outcome:
     kept_in_use: Sequence[str] = field(default_factory=tuple)
     error: tuple[int, str] | None = None
     unreachable: str | None = None
+    still_differs: Sequence[str] = ()
+    """What the look right after a successful push still found different."""
 
 
 NEW = HostState(state=NON_RESPONSIVE)
@@ -148,10 +150,6 @@ def decide(
         return replace(base, state=UP, error=None, in_use=tuple(obs.in_use), attempts=0,
                        retry_at=0.0, generation=generation), False
     if not due(prev, now, generation):
-        if prev.state == UP and prev.attempts:  # pushed, answered Done, and still differs
-            message = "the host still differs after a push: " + "; ".join(obs.differences[:3])
-            return replace(base, state=ERROR, in_use=tuple(obs.in_use),
-                           error=_error(ERR_NOT_CONVERGED, message)), False
         return replace(base, in_use=tuple(obs.in_use)), False
     if generation != prev.generation:
         base = replace(base, attempts=0)
@@ -179,8 +177,10 @@ def pushed(prev: HostState, now: float, outcome: Outcome) -> HostState:
         return unreachable(base, now, outcome.unreachable)
     if outcome.error is not None:
         return _failed(base, now, prev.generation, outcome.error)
-    # Counted until a visit finds nothing to change: a push that does not converge (the host
-    # answers Done but reports otherwise) is not repeated in a tight loop.
-    attempts = prev.attempts + 1
-    return replace(base, state=UP, error=None, in_use=tuple(sorted(outcome.kept_in_use)),
-                   attempts=attempts, retry_at=now + _backoff(attempts, ERROR_BACKOFF))
+    in_use = tuple(sorted(outcome.kept_in_use))
+    if outcome.still_differs:
+        # the host answered Done but reports otherwise: not repeated in a tight loop
+        message = "the host still differs after a push: " + "; ".join(outcome.still_differs[:3])
+        failed = _failed(base, now, prev.generation, (ERR_NOT_CONVERGED, message))
+        return replace(failed, in_use=in_use)
+    return replace(base, state=UP, error=None, in_use=in_use, attempts=0, retry_at=0.0)

@@ -61,13 +61,14 @@ class Manager:
                 was = leading
                 self._changed.set()
             try:
-                _, revision = await self.store.range(self.keys.leader())
-                if leading:
-                    await asyncio.wait_for(self.stopping.wait(), self.ttl / 3)
-                else:
+                if leading:  # the next keepalive in TTL/3
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), self.ttl / 3)
+                else:  # standing by: campaign as soon as the leader key goes
+                    _, revision = await self.store.range(self.keys.leader())
                     await self.store.wait(revision, lambda k: k == self.keys.leader(),
                                           self.ttl / 3)
-            except (StoreError, TimeoutError):
+            except StoreError:
                 await asyncio.sleep(min(1.0, self.ttl / 3))
 
     def _drain(self) -> set[str]:

@@ -294,7 +294,9 @@ class Reconciler:
             answer = await self.hosts.setup(reg.host_id, reg.address, rendered.networks,
                                             rendered.bondings, options)
             await self.hosts.set_safe(reg.host_id, reg.address)
-            outcome = Outcome(kept_in_use=sorted(answer.get("keptInUse") or {}))
+            caps = await self.hosts.capabilities(reg.host_id, reg.address)  # the check
+            outcome = Outcome(kept_in_use=sorted(answer.get("keptInUse") or {}),
+                              still_differs=differences(rendered, caps)[0])
         except HostRefused as exc:
             outcome = Outcome(error=(exc.code, exc.message))
         except HostUnreachable as exc:

@@ -90,13 +90,16 @@ def test_the_record_round_trips_through_json() -> None:
 def test_a_push_that_does_not_converge_is_not_repeated_in_a_loop() -> None:
     rec, _ = decide(UP, T, "b1", "g2", Observation(differences=["x: mtu"]))
     ok = pushed(rec, T, Outcome())
-    assert (ok.state, ok.attempts, ok.retry_at) == (machine.UP, 1, T + 5.0)
-    still, push = decide(ok, T + 0.1, "b1", "g2", Observation(differences=["x: mtu"]))
-    assert not push and still.state == machine.ERROR
+    assert (ok.state, ok.attempts, ok.retry_at, ok.error) == (machine.UP, 0, 0.0, None)
+    still = pushed(rec, T, Outcome(still_differs=["x: mtu 1500, policy 9000"]))
+    assert (still.state, still.attempts, still.retry_at) == (machine.ERROR, 1, T + 5.0)
     assert still.error is not None and still.error["code"] == machine.ERR_NOT_CONVERGED
+    assert "x: mtu 1500" in still.error["message"]
+    _, push = decide(still, T + 1, "b1", "g2", Observation(differences=["x: mtu"]))
+    assert not push
     again, push = decide(still, T + 5.0, "b1", "g2", Observation(differences=["x: mtu"]))
     assert push
-    second = pushed(again, T + 5, Outcome())
+    second = pushed(again, T + 5, Outcome(still_differs=["x"]))
     assert (second.attempts, second.retry_at) == (2, T + 5 + 10.0)
     fine, _ = decide(second, T + 6, "b1", "g2", Observation())
     assert (fine.state, fine.attempts, fine.retry_at) == (machine.UP, 0, 0.0)

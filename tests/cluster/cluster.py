@@ -191,7 +191,16 @@ class Cluster:
         return joined
 
     def wait_state(self, host: str, state: str, timeout: float = 90.0) -> float:
-        return wait_for(lambda: self.state(host) == state, timeout, f"{host} {state}")
+        try:
+            return wait_for(lambda: self.state(host) == state, timeout, f"{host} {state}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {self.describe(host)}") from None
+
+    def describe(self, host: str) -> str:
+        """What the manager says of the host and what its kernel has, for a failure message."""
+        links = self.hosts[host].net.links()
+        kernel = {n: (lk.get("operstate"), lk.get("master")) for n, lk in sorted(links.items())}
+        return f"manager: {self.states().get(host)}; kernel (operstate, master): {kernel}"
 
     def baseline(self) -> None:
         """Every test starts here: the base policy, no maintenance, every process running, all

@@ -58,7 +58,7 @@ def pytest_runtest_makereport(
     report = outcome.get_result()
     if report.failed and _CLUSTER:
         for name, text in _CLUSTER[0].logs().items():
-            report.sections.append((f"{name} log", text[-6000:]))
+            report.sections.append((f"{name} log", text[-20000:]))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

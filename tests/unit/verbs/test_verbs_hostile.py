@@ -158,7 +158,7 @@ def test_names_the_tag_can_carry_come_back_exactly_after_a_restart(
     """Row 7: whatever name is accepted, adoption gives back exactly that name."""
     host = make_host(tmp_path, monkeypatch)
     nets: dict[str, Any] = {name: {"nic": nic, "bridged": "false"}
-                            for name, nic in zip(ODD_BUT_FINE[:3], ("eth0", "eth1", "eth2"))}
+                            for name, nic in zip(ODD_BUT_FINE[:3], NICS[:3], strict=True)}
     nets["br-x_1"] = {"nic": "eth3"}
     _done(host, nets)
     assert set(adopt(host.kernel.observe()).networks) == set(nets)

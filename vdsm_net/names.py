@@ -76,6 +76,24 @@ def special_address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Addre
     return ""
 
 
+def host_address_problem(
+    iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface, default_route: bool
+) -> str:
+    """Why ``iface`` cannot be a network's address ('' when it can): a special address, an
+    IPv4 subnet's broadcast address, or a prefix 0 (a connected route to everything) off the
+    default route network."""
+    problem = special_address_problem(iface.ip)
+    if problem:
+        return f"is {problem}"
+    network = iface.network
+    if iface.version == 4 and network.prefixlen < 31 and iface.ip == network.broadcast_address:
+        return "is the broadcast address of its subnet"
+    if network.prefixlen == 0 and not default_route:
+        return ("has prefix 0, which would route everything through it; only the default "
+                "route network may have it")
+    return ""
+
+
 def nameserver_problem(text: str) -> str:
     """Why ``text`` is not one nameserver address ('' when it is)."""
     address, sep, zone = text.partition("%")

@@ -35,6 +35,7 @@ from vdsm_net.model import Bond, Network, Request, RunningConfig
 from vdsm_net.names import (
     IFALIASZ,
     IFNAMSIZ,
+    host_address_problem,
     link_name_problem,
     nameserver_problem,
     special_address_problem,
@@ -160,19 +161,9 @@ def _check_host_address(
     name: str, net: Network, iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface
 ) -> None:
     """Ours: an address the kernel takes but that breaks the host (vdsm accepts these)."""
-    problem = special_address_problem(iface.ip)
-    network = iface.network
-    if (not problem and iface.version == 4 and network.prefixlen < 31
-            and iface.ip == network.broadcast_address):
-        problem = "the broadcast address of its subnet"
+    problem = host_address_problem(iface, net.default_route)
     if problem:
-        raise _fail(ERR_BAD_ADDR, f"Network {name}: {iface} is {problem}")
-    if network.prefixlen == 0 and not net.default_route:
-        raise _fail(
-            ERR_BAD_ADDR,
-            f"Network {name}: prefix 0 ({iface}) would route everything through it; only the "
-            "default route network may have it",
-        )
+        raise _fail(ERR_BAD_ADDR, f"Network {name}: {iface} {problem}")
 
 
 def _check_gateway(name: str, gateway: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:

@@ -29,7 +29,7 @@ from vdsm_net.errors import (
     ERR_USED_NIC,
     NetworkError,
 )
-from vdsm_net.kernel import TAG_PREFIX, KernelState
+from vdsm_net.kernel import KernelState
 from vdsm_net.linkopts import bridge_option_value
 from vdsm_net.model import Bond, Network, Request, RunningConfig
 from vdsm_net.names import (
@@ -42,6 +42,7 @@ from vdsm_net.names import (
     tag_name_problem,
 )
 from vdsm_net.render import bond_tag, top_tag
+from vdsm_net.takeover import check_takeover
 
 MAX_VLAN_ID = 4094
 HIDDEN_NIC_PREFIXES = ("w", "usb")  # vdsm's default hidden_nics = w*,usb*
@@ -282,40 +283,12 @@ def _check_networks(
     request: Request, running: RunningConfig, desired: RunningConfig, observed: KernelState
 ) -> None:
     nics = visible_nics(observed)
-    ours = _running_links(running)
     for name, net in request.networks.items():
         if net is None:
             _check_removed_network(name, request, running)
         else:
             _check_network(name, net, desired, nics)
-            _check_takeover(name, net, ours, observed)
-
-
-def _running_links(running: RunningConfig) -> frozenset[str]:
-    """The bridges and VLANs the running config has: ours even if someone cleared a tag."""
-    out: set[str] = set()
-    for name, net in running.networks.items():
-        out.update(n for n in (name if net.bridged else None, net.vlan_device) if n)
-    return frozenset(out)
-
-
-def _check_takeover(
-    name: str, net: Network, ours: frozenset[str], observed: KernelState
-) -> None:
-    """Ours: a bridge or VLAN the network would create must not be a link someone else has
-    (vdsm would configure it as its own, deleting its addresses and routes)."""
-    for device, code in ((name if net.bridged else None, ERR_BAD_BRIDGE),
-                         (net.vlan_device, ERR_BAD_VLAN)):
-        if device is None or device in ours:
-            continue
-        link = observed.links.get(device)
-        if device in observed.hidden or (
-            link is not None and link.kind != "nic"
-            and not (link.tag or "").startswith(TAG_PREFIX)
-        ):
-            raise _fail(
-                code, f"Network {name}: the link {device} exists and is not owned by vdsm-net"
-            )
+    check_takeover(request, running, desired, observed)
 
 
 def _check_bonds(request: Request, desired: RunningConfig, observed: KernelState) -> None:

@@ -49,7 +49,8 @@ KERNEL_CASES = [c for c in CASES if c.id not in UNIT_ONLY
 
 def _foreign(ns: str) -> None:
     """hostile_requests' "foreign" host on the real kernel: a bridge with a port, an address and
-    a route, and a VLAN on dummy_1 (no link of kind "other": the unit tier has that one)."""
+    a route, a VLAN on dummy_1 and a bridge with a bond's name (no link of kind "other": the
+    unit tier has that one)."""
     for args in (("link", "add", "br0", "type", "bridge"),
                  ("link", "add", "vnet0", "type", "veth", "peer", "name", "vnet0p"),
                  ("link", "set", "vnet0", "master", "br0"),
@@ -58,7 +59,8 @@ def _foreign(ns: str) -> None:
                  ("addr", "add", "198.51.100.1/24", "dev", "br0"),
                  ("route", "add", "203.0.113.0/24", "via", "198.51.100.7", "dev", "br0"),
                  ("link", "add", "link", "dummy_1", "name", "dummy_1.10", "type", "vlan",
-                  "id", "10")):
+                  "id", "10"),
+                 ("link", "add", "bond9", "type", "bridge")):
         k.ip("-n", ns, *args)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.errors import (
     ERR_BAD_ADDR,
+    ERR_BAD_BONDING,
     ERR_BAD_BRIDGE,
     ERR_BAD_PARAMS,
     ERR_BAD_VLAN,
@@ -34,13 +35,15 @@ MGMT = {"nic": "eth0", "ipaddr": "192.0.2.10", "prefix": "24", "gateway": "192.0
 
 
 def _foreign_host(kernel: MemoryKernel) -> None:
-    """Links someone else made: a bridge with a port, an address and a route; a dummy; a VLAN."""
+    """Links someone else made: a bridge with a port, an address and a route; a dummy; a VLAN;
+    a bridge with a bond's name."""
     kernel.add_foreign_link("br0", kind="bridge")
     kernel.add_foreign_link("vnet0", master="br0")
     kernel.add_address(Address("br0", "198.51.100.1/24"))
     kernel.add_route(Route("203.0.113.0/24", "br0", "198.51.100.7"))
     kernel.add_foreign_link("dummy0")
     kernel.add_foreign_link("eth1.10", kind="vlan")
+    kernel.add_foreign_link("bond9", kind="bridge")
 
 
 HOSTS: dict[str, Callable[[MemoryKernel], None]] = {
@@ -114,6 +117,10 @@ CASES: tuple[Hostile, ...] = (
             row="6"),
     Hostile("takeover-foreign-vlan", ERR_BAD_VLAN,
             {"v": {"nic": "eth1", "vlan": "10", "bridged": "false"}}, host="foreign", row="6"),
+    Hostile("takeover-foreign-link-as-bond", ERR_BAD_BONDING, {},
+            {"bond9": {"nics": ["eth2"]}}, host="foreign", row="6"),
+    Hostile("bridge-named-like-a-bond", ERR_BAD_BRIDGE, {"bond0": {"nic": "eth1"}},
+            {"bond0": {"nics": ["eth2"]}}, row="6"),
     # row 7: names the ownership tag cannot carry
     Hostile("tag-separator-bridged", ERR_BAD_BRIDGE, _bridge("x,net=mgmt"), row="7"),
     Hostile("tag-separator-bridgeless", ERR_BAD_BRIDGE,

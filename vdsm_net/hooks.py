@@ -143,7 +143,7 @@ class Hooks:
     def _run_one(self, script: Path, data_path: Path) -> ScriptResult:
         env = dict(os.environ)
         env[HOOK_JSON_ENV] = str(data_path)
-        argv = [sys.executable, "-m", RUNNER, f"{self.timeout:g}", str(script)]
+        argv = [sys.executable, "-m", RUNNER, f"{self.timeout:g}", os.path.abspath(script)]
         try:
             proc = subprocess.Popen(
                 argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -106,6 +106,13 @@ def test_a_child_that_ends_within_the_limit_is_fine(tmp_path: Path) -> None:
     assert Hooks(tmp_path, timeout=20).run("h", {}, raise_error=True) == {"k": 1}
 
 
+def test_a_relative_hooks_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripts run from the data file's directory: their path must not depend on the cwd."""
+    script(tmp_path / "hooks", "h", "s", sh('echo \'{"ran": true}\' > "$_hook_json"'))
+    monkeypatch.chdir(tmp_path)
+    assert Hooks("hooks").run("h", {}, raise_error=True) == {"ran": True}
+
+
 def test_the_data_file_is_private_and_removed(tmp_path: Path) -> None:
     seen = tmp_path / "seen"
     script(tmp_path, "h", "s", sh(f'echo "$_hook_json" > {seen}; '

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -78,6 +79,13 @@ def render_resolv(servers: Sequence[str], current: str = "") -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
+def _mode(path: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o644
+
+
 def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
@@ -112,6 +120,7 @@ def apply_nameservers(
     tmp = real + ".vdsm-net.tmp"
     with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.write(render_resolv(servers, current))
+        os.fchmod(f.fileno(), _mode(real))  # every user resolves names: not the umask's mode
     os.replace(tmp, real)
     log.info("%s: nameservers set to %s; its other lines kept", real, list(servers))
     return "written"

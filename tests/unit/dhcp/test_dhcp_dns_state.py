@@ -3,6 +3,8 @@ wrote stays as it is."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from vdsm_net.dns import Nameservers
@@ -89,3 +91,14 @@ def test_nameserver_lines_the_agent_would_refuse_are_not_read_back(tmp_path: Pat
     resolv.write_text("nameserver 192.0.2.53%\nnameserver fe80::1%eth0\nnameserver 10.0.0.1%x\n"
                       "nameserver 224.0.0.1\nnameserver 2001:db8::53\nnameserver bogus\n")
     assert host_nameservers(str(resolv)) == ["fe80::1%eth0", "2001:db8::53"]
+
+
+def test_a_rewritten_resolver_keeps_its_mode_whatever_the_umask(tmp_path: Path) -> None:
+    ns, resolv = policy(tmp_path)
+    resolv.chmod(0o644)
+    old = os.umask(0o077)
+    try:
+        assert ns.update(static_mgmt("192.0.2.53"), {}) == "written"
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(resolv.stat().st_mode) == 0o644

@@ -1,10 +1,10 @@
 """Issue 12 on the real kernel: the hostile inputs seen there (rows 1-7 of
 ``tests/unit/verbs/hostile_requests.CASES``, on dummy NICs) against a vdsm-netd process in a
-namespace, each leaving ``ip -d link``, ``ip addr``, routes, rules and the resolver file exactly
-as they were; the resolver's other lines surviving real setups (row 2); no sysfs mount left in
-the host's mount namespace by ``--netns`` (row 15); and no traceback in the agent's log.
+namespace, each leaving ``ip -d link``, ``ip addr``, routes, rules, the network caps and the
+resolver file exactly as they were; the resolver's other lines surviving real setups (row 2);
+no sysfs mount left in the host's mount namespace by ``--netns`` (row 15); and no traceback in
+the agent's log.
 """
-
 from __future__ import annotations
 
 import os
@@ -21,7 +21,7 @@ from rpc.pki import init_pki
 from tests.e2e import e2e_kernel as k
 from tests.e2e.conftest import StartAgent
 from tests.e2e.e2e_agent import Agent
-from tests.e2e.e2e_requests import DONE, setup
+from tests.e2e.e2e_requests import DONE, network_view, setup
 from tests.unit.verbs.hostile_requests import CASES, Hostile
 from vdsm_net.resolv import RESOLV_ENV
 
@@ -111,11 +111,16 @@ def test_a_hostile_request_changes_nothing_on_the_real_kernel(
     agent, resolver = hostile_agent
     before = k.settled_dump(agent.netns)
     with agent.client() as cli:
+        caps = network_view(cli.call("Host.getNetworkCapabilities"))
         with pytest.raises(ServerError) as err:
             setup(cli, _on_dummies(case.networks), _on_dummies(case.bondings))
         assert cli.call("Host.ping2") is True
+        caps_after = network_view(cli.call("Host.getNetworkCapabilities"))
     assert err.value.code == case.code, err.value.message
     assert k.dump_diff(before, k.settled_dump(agent.netns)) == []
+    for view in (caps, caps_after):  # a failed setup still makes it dirty (vdsm-wire §4.7)
+        view.pop("netConfigDirty")
+    assert caps_after == caps
     assert resolver.read_text() == RESOLV
     assert "Traceback" not in agent.log()
 

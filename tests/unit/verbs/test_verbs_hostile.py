@@ -119,6 +119,22 @@ def test_a_hostile_request_gets_its_code_and_changes_nothing(
     assert sane.get("result") == {"code": 0, "message": "Done"}, sane
 
 
+PLAN_CASES = [c for c in CASES if not c.hook]  # planNetworks runs no hooks
+
+
+@pytest.mark.parametrize("case", PLAN_CASES, ids=[c.id for c in PLAN_CASES])
+def test_the_dry_run_refuses_the_same_with_the_same_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: pytest.LogCaptureFixture,
+    case: Hostile,
+) -> None:
+    host = make_host(tmp_path, monkeypatch, case.host)
+    before = host.state()
+    answer = host.call("Host.planNetworks",
+                       setup_params(case.networks, case.bondings, case.options), raw=True)
+    assert answer.get("error", {}).get("code") == case.code, answer
+    assert host.state() == before
+
+
 def test_the_table_covers_every_row_of_the_issue_that_lives_in_the_agent() -> None:
     assert {c.row for c in CASES} == {"1", "3", "4", "5", "6", "7", "12", "14", "also"}
     assert len({c.id for c in CASES}) == len(CASES)

@@ -13,18 +13,18 @@ from typing import Any
 
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from vdsm_net.adopt import adopt
-from vdsm_net.api import HostApi
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.backends.netlink_monitor import NetlinkMonitor
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.cli import make_backend
-from vdsm_net.dhcp import DEFAULT_RUN_DIR, DhcpManager
-from vdsm_net.drift import DriftMonitor
-from vdsm_net.engine import Engine
-from vdsm_net.errors import NetworkError
-from vdsm_net.hooks import DEFAULT_TIMEOUT, Hooks
-from vdsm_net.resolv import host_nameservers
+from vdsm_net.drift.monitor import DriftMonitor
+from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
+from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import NetworkError
+from vdsm_net.verbs.api import HostApi
+from vdsm_net.verbs.hooks import DEFAULT_TIMEOUT, Hooks
 
 log = logging.getLogger("vdsm-netd")
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.kernel.parity_scenarios import Foreign
 from vdsm_net.backends.base import Backend
-from vdsm_net.backends.netlink import NetlinkBackend
+from vdsm_net.backends.netlink.backend import NetlinkBackend
 
 DUMMIES = ("dummy_0", "dummy_1", "dummy_2")
 VETHS = (("veth_0", "veth_0p"),)

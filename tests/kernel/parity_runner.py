@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from tests.kernel.parity_scenarios import NICS, Foreign, Scenario, Step
 from vdsm_net.backends.base import Backend
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.engine import Engine
-from vdsm_net.errors import NetworkError
-from vdsm_net.kernel import KernelState, Link
-from vdsm_net.ops import CreateLink, DeleteLinks, SetMaster
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import NetworkError
+from vdsm_net.model.kernel import KernelState, Link
+from vdsm_net.model.ops import CreateLink, DeleteLinks, SetMaster
 
 Normal = dict[str, Any]
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vdsm_net.kernel import MAIN_TABLE, SOURCE_RULE_PRIORITY, KernelState, Route, Rule
-from vdsm_net.render import source_table
+from vdsm_net.engine.render import source_table
+from vdsm_net.model.kernel import MAIN_TABLE, SOURCE_RULE_PRIORITY, KernelState, Route, Rule
 
 NICS = ("dummy_0", "dummy_1", "dummy_2", "veth_0", "veth_0p")
 """The NICs of every scenario: the kernel tier's conftest makes exactly these."""

@@ -12,10 +12,10 @@ import pytest
 from tests.kernel.conftest import NetlinkWorld
 from tests.kernel.parity_scenarios import SCENARIOS, Scenario
 from vdsm_net.backends.base import Backend, NicFacts
-from vdsm_net.engine import Engine
-from vdsm_net.errors import KernelError
-from vdsm_net.kernel import KernelState
-from vdsm_net.ops import Op
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.ops import Op
 
 SAMPLE = (
     "bridged_vlan_on_bond",

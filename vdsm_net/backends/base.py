@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from vdsm_net.kernel import KernelState
-from vdsm_net.ops import Op
+from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.ops import Op
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Backend(Protocol):
         ...
 
     def apply(self, op: Op) -> None:
-        """Apply one op, or raise ``vdsm_net.errors.KernelError`` and change nothing."""
+        """Apply one op, or raise ``vdsm_net.model.errors.KernelError`` and change nothing."""
         ...
 
     def nic_facts(self, name: str) -> NicFacts:

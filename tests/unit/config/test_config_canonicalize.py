@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from tests.unit.config.config_fixtures import kernel
-from vdsm_net.canonicalize import canonicalize, stp_bool, tobool
-from vdsm_net.errors import (
+from vdsm_net.engine.canonicalize import canonicalize, stp_bool, tobool
+from vdsm_net.model.desired import Bond, Network, Options, Request, RunningConfig
+from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
     ERR_BAD_BONDING,
     ERR_BAD_PARAMS,
     ERR_BAD_VLAN,
     NetworkError,
 )
-from vdsm_net.model import Bond, Network, Options, Request, RunningConfig
 
 
 def canon(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vdsm_net.linkopts import (
+from vdsm_net.model.linkopts import (
     BOND_MODES,
     BOND_OPTION_NAMES,
     BRIDGE_DEFAULTS,

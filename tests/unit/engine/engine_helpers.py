@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.kernel import SOURCE_RULE_PRIORITY, KernelState, Link
-from vdsm_net.model import RunningConfig
-from vdsm_net.ops import Op
-from vdsm_net.plan import diff
-from vdsm_net.render import render
+from vdsm_net.engine.plan.planner import diff
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import RunningConfig
+from vdsm_net.model.kernel import SOURCE_RULE_PRIORITY, KernelState, Link
+from vdsm_net.model.ops import Op
 
 
 def apply_all(kernel: MemoryKernel, plan: list[Op]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.kernel.parity_runner import MemoryWorld, normalize, run_step
 from tests.kernel.parity_scenarios import SCENARIOS, Scenario, params
-from vdsm_net.engine import Engine
+from vdsm_net.engine.engine import Engine
 
 
 @pytest.mark.parametrize("scenario", params())

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from tests.unit.engine.engine_helpers import apply_all, converge, foreign_part, mismatches
 from tests.unit.engine.strategies import FOREIGN_LINK, nic_sets, running_configs, seed_foreign
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.errors import KernelError
-from vdsm_net.model import RunningConfig
-from vdsm_net.ops import Op
-from vdsm_net.plan import diff, is_owned, touched
-from vdsm_net.render import render
+from vdsm_net.engine.plan.planner import diff, is_owned, touched
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import RunningConfig
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.ops import Op
 
 
 @st.composite

@@ -1,0 +1,198 @@
+"""Plan operations: plain, printable data. A backend's ``apply(op)`` executes exactly one.
+
+Every op names the links it touches (``links``), so a revert plan can be limited to them, and
+carries an optional ``reason`` (e.g. why a link is recreated) that shows up in the dry run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from vdsm_net.model.desired import Pairs
+from vdsm_net.model.kernel import Address, Link, Route, Rule
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: ClassVar[str] = "op"
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "reason" and not value:
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+    def describe(self) -> str:
+        body = " ".join(f"{k}={v}" for k, v in self.to_dict().items() if k != "op")
+        return f"{self.kind} {body}".rstrip()
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.compare and getattr(value, f.name) not in (None, (), False)
+        }
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class _OnLink(Op):
+    name: str
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class DeleteLinks(Op):
+    """Delete links in one bulk call where the backend can (e.g. by link group)."""
+
+    kind: ClassVar[str] = "delete_links"
+    names: tuple[str, ...]
+    reason: str = ""
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return self.names
+
+
+@dataclass(frozen=True)
+class CreateLink(Op):
+    """Create a bond, VLAN or bridge with its kind attributes, MTU, tag and MAC; down, no master."""
+
+    kind: ClassVar[str] = "create_link"
+    link: Link
+    reason: str = ""
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return (self.link.name,)
+
+
+@dataclass(frozen=True)
+class SetMaster(_OnLink):
+    kind: ClassVar[str] = "set_master"
+    master: str | None = None  # None = release from its master
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetMtu(_OnLink):
+    kind: ClassVar[str] = "set_mtu"
+    mtu: int = 1500
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetUp(_OnLink):
+    kind: ClassVar[str] = "set_up"
+    up: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetTag(_OnLink):
+    kind: ClassVar[str] = "set_tag"
+    tag: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetMac(_OnLink):
+    kind: ClassVar[str] = "set_mac"
+    mac: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetBondOptions(_OnLink):
+    """Set bond options. A mode change needs the bond down and without ports first."""
+
+    kind: ClassVar[str] = "set_bond_options"
+    options: Pairs = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetBridge(_OnLink):
+    """Set a bridge's STP state and its explicit options (``custom.bridge_opts``)."""
+
+    kind: ClassVar[str] = "set_bridge"
+    stp: bool = False
+    bridge_opts: Pairs = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AddAddress(Op):
+    kind: ClassVar[str] = "add_address"
+    address: Address
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return (self.address.ifname,)
+
+
+@dataclass(frozen=True)
+class DelAddress(AddAddress):
+    kind: ClassVar[str] = "del_address"
+
+
+@dataclass(frozen=True)
+class AddRoute(Op):
+    kind: ClassVar[str] = "add_route"
+    route: Route
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return (self.route.oif,)
+
+
+@dataclass(frozen=True)
+class DelRoute(AddRoute):
+    kind: ClassVar[str] = "del_route"
+
+
+@dataclass(frozen=True)
+class AddRule(Op):
+    kind: ClassVar[str] = "add_rule"
+    rule: Rule
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class DelRule(AddRule):
+    kind: ClassVar[str] = "del_rule"
+
+
+def plan_to_json(plan: list[Op]) -> list[dict[str, Any]]:
+    return [op.to_dict() for op in plan]
+
+
+def plan_to_dot(plan: list[Op]) -> str:
+    """The plan as a Graphviz chain, one node per op, in order."""
+    lines = ["digraph plan {", "  rankdir=TB;", "  node [shape=box, fontname=monospace];"]
+    for i, op in enumerate(plan):
+        label = op.describe().replace('"', '\\"')
+        lines.append(f'  op{i} [label="{i}: {label}"];')
+        if i:
+            lines.append(f"  op{i - 1} -> op{i};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -13,10 +13,10 @@ from typing import Any
 
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
+from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
-from vdsm_net.cli import make_backend
 from vdsm_net.drift.monitor import DriftMonitor
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers

@@ -13,19 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from vdsm_net.backends.base import Backend
+from vdsm_net.backends.factory import make_backend
 from vdsm_net.model.errors import NetworkError
 from vdsm_net.model.ops import plan_to_dot, plan_to_json
-
-
-def make_backend(kind: str, nics: str, netns: str | None = None) -> Backend:
-    if kind == "memory":
-        from vdsm_net.backends.memory import MemoryKernel
-
-        return MemoryKernel(nics=[n for n in nics.split(",") if n])
-    from vdsm_net.backends.netlink.backend import NetlinkBackend
-
-    return NetlinkBackend(netns=netns)
 
 
 def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:

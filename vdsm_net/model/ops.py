@@ -49,7 +49,9 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class _OnLink(Op):
+class LinkOp(Op):
+    """An op that changes one attribute of the link ``name``."""
+
     name: str
 
     @property
@@ -84,42 +86,42 @@ class CreateLink(Op):
 
 
 @dataclass(frozen=True)
-class SetMaster(_OnLink):
+class SetMaster(LinkOp):
     kind: ClassVar[str] = "set_master"
     master: str | None = None  # None = release from its master
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class SetMtu(_OnLink):
+class SetMtu(LinkOp):
     kind: ClassVar[str] = "set_mtu"
     mtu: int = 1500
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class SetUp(_OnLink):
+class SetUp(LinkOp):
     kind: ClassVar[str] = "set_up"
     up: bool = True
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class SetTag(_OnLink):
+class SetTag(LinkOp):
     kind: ClassVar[str] = "set_tag"
     tag: str | None = None
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class SetMac(_OnLink):
+class SetMac(LinkOp):
     kind: ClassVar[str] = "set_mac"
     mac: str = ""
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class SetBondOptions(_OnLink):
+class SetBondOptions(LinkOp):
     """Set bond options. A mode change needs the bond down and without ports first."""
 
     kind: ClassVar[str] = "set_bond_options"
@@ -128,7 +130,7 @@ class SetBondOptions(_OnLink):
 
 
 @dataclass(frozen=True)
-class SetBridge(_OnLink):
+class SetBridge(LinkOp):
     """Set a bridge's STP state and its explicit options (``custom.bridge_opts``)."""
 
     kind: ClassVar[str] = "set_bridge"
@@ -138,8 +140,9 @@ class SetBridge(_OnLink):
 
 
 @dataclass(frozen=True)
-class AddAddress(Op):
-    kind: ClassVar[str] = "add_address"
+class AddressOp(Op):
+    """An op on one address: ``AddAddress`` or ``DelAddress``."""
+
     address: Address
 
     @property
@@ -148,13 +151,19 @@ class AddAddress(Op):
 
 
 @dataclass(frozen=True)
-class DelAddress(AddAddress):
+class AddAddress(AddressOp):
+    kind: ClassVar[str] = "add_address"
+
+
+@dataclass(frozen=True)
+class DelAddress(AddressOp):
     kind: ClassVar[str] = "del_address"
 
 
 @dataclass(frozen=True)
-class AddRoute(Op):
-    kind: ClassVar[str] = "add_route"
+class RouteOp(Op):
+    """An op on one route: ``AddRoute`` or ``DelRoute``."""
+
     route: Route
 
     @property
@@ -163,13 +172,19 @@ class AddRoute(Op):
 
 
 @dataclass(frozen=True)
-class DelRoute(AddRoute):
+class AddRoute(RouteOp):
+    kind: ClassVar[str] = "add_route"
+
+
+@dataclass(frozen=True)
+class DelRoute(RouteOp):
     kind: ClassVar[str] = "del_route"
 
 
 @dataclass(frozen=True)
-class AddRule(Op):
-    kind: ClassVar[str] = "add_rule"
+class RuleOp(Op):
+    """An op on one policy-routing rule: ``AddRule`` or ``DelRule``."""
+
     rule: Rule
 
     @property
@@ -178,7 +193,12 @@ class AddRule(Op):
 
 
 @dataclass(frozen=True)
-class DelRule(AddRule):
+class AddRule(RuleOp):
+    kind: ClassVar[str] = "add_rule"
+
+
+@dataclass(frozen=True)
+class DelRule(RuleOp):
     kind: ClassVar[str] = "del_rule"
 
 

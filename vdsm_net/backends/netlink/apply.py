@@ -214,14 +214,14 @@ class BatchWriter:
         self.cache.clear()
         raise KernelError(op.kind, f"{subject(op)}: {os.strerror(failed[min(failed)])}")
 
-    def _address(self, op: o.AddAddress) -> _Pending:
+    def _address(self, op: o.AddressOp) -> _Pending:
         index = self.lookup(op, op.address.ifname).index
-        add = not isinstance(op, o.DelAddress)
+        add = isinstance(op, o.AddAddress)
         return _Pending(op, [enc.address(add, index, op.address.address)])
 
-    def _route(self, op: o.AddRoute) -> _Pending:
+    def _route(self, op: o.RouteOp) -> _Pending:
         oif = self.lookup(op, op.route.oif).index
-        return _Pending(op, [enc.route(not isinstance(op, o.DelRoute), op.route, oif)])
+        return _Pending(op, [enc.route(isinstance(op, o.AddRoute), op.route, oif)])
 
 
 def _on_link(build: Callable[[Any], bytes]) -> Callable[[BatchWriter, Any], _Pending]:
@@ -262,14 +262,14 @@ def subject(op: o.Op) -> str:
         return op.link.name
     if isinstance(op, o.DeleteLinks):
         return " ".join(op.names)
-    if isinstance(op, o.AddAddress):
+    if isinstance(op, o.AddressOp):
         return f"{op.address.address} on {op.address.ifname}"
-    if isinstance(op, o.AddRoute):
+    if isinstance(op, o.RouteOp):
         via = f" via {op.route.gateway}" if op.route.gateway else ""
         return f"{op.route.dst}{via} dev {op.route.oif} table {op.route.table}"
-    if isinstance(op, o.AddRule):
+    if isinstance(op, o.RuleOp):
         r = op.rule
         return f"priority {r.priority} from {r.src or 'all'} to {r.dst or 'all'} table {r.table}"
-    if isinstance(op, o._OnLink):
+    if isinstance(op, o.LinkOp):
         return op.name
     return op.describe()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from vdsm_net.model.kernel import KernelState
 from vdsm_net.model.ops import Op
@@ -37,6 +37,7 @@ class Backend(Protocol):
         ...
 
 
+@runtime_checkable
 class BatchBackend(Backend, Protocol):
     """A backend that can apply many ops at once (optional; the engine uses it when present)."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vdsm_net.backends.base import Backend
+from vdsm_net.backends.base import Backend, BatchBackend
 from vdsm_net.engine.canonicalize import canonicalize
 from vdsm_net.engine.merge import merge
 from vdsm_net.engine.plan.planner import diff, in_use_bridges, touched
@@ -79,7 +79,7 @@ class Engine:
         self._host_nameservers = host_nameservers
         self._lock = threading.Lock()
 
-    # -- the pure part ---------------------------------------------------------------------
+    # -- the part that reads (one observation), and writes nothing -------------------------
     def prepare(
         self,
         networks: Mapping[str, Any],
@@ -176,11 +176,11 @@ class Engine:
         ops = plan
         if not ops:  # the plan is diff(target, observed): that observation is the verification
             return
-        batch = getattr(self.backend, "apply_batch", None)  # optional: see BatchBackend
+        backend = self.backend
         for _ in range(VERIFY_ROUNDS):
-            if batch is not None:
+            if isinstance(backend, BatchBackend):
                 applied.extend(ops)  # a batch that fails counts as attempted as a whole
-                batch(ops)
+                backend.apply_batch(ops)
             else:
                 for op in ops:
                     applied.append(op)  # recorded first: a failed op may have half-happened

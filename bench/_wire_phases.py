@@ -16,10 +16,10 @@ from bench._wire_proc import thread_cpu_seconds
 from bench.bench_kernel import timed
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
-from vdsm_net.drift.monitor import compare
 from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine
 from vdsm_net.verbs.api import HostApi
 from vdsm_net.verbs.caps import network_caps

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from vdsm_net.drift.monitor import compare, scope_of
+from vdsm_net.drift.monitor import scope_of
+from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.plan.planner import verify
 from vdsm_net.engine.render import render

@@ -83,9 +83,19 @@ def is_owned(link: Link) -> bool:
     return link.tag is not None and link.tag.startswith(TAG_PREFIX)
 
 
+def owned_links(observed: KernelState) -> set[str]:
+    """The links that carry our ownership tag: managed even when the target no longer names them."""
+    return {n for n, link in observed.links.items() if is_owned(link)}
+
+
+def reset_nic(seen: Link) -> Link:
+    """What a NIC that leaves the managed config goes back to (a NIC is reset, never deleted)."""
+    return seen.with_(master=None, mtu=DEFAULT_MTU, tag=None, up=True, mac=None)
+
+
 def in_use_bridges(observed: KernelState, names: Iterable[str]) -> dict[str, list[str]]:
     """The named bridges that have ports the agent does not own (VM taps), with those ports."""
-    owned = {n for n, link in observed.links.items() if is_owned(link)}
+    owned = owned_links(observed)
     ports = ports_by_master(observed)
     out: dict[str, list[str]] = {}
     for name in sorted(set(names)):
@@ -138,8 +148,7 @@ class _Planner:
         self.ports = ports_by_master(observed)
         self.strict = strict
         if scope is None:
-            owned = {n for n, link in observed.links.items() if is_owned(link)}
-            self.managed = set(target.links) | owned
+            self.managed = set(target.links) | owned_links(observed)
         else:
             self.managed = set(scope)
         self.want = self._wanted_links()
@@ -169,7 +178,7 @@ class _Planner:
             o = self.observed.links.get(name)
             if t is None:
                 if o is not None and o.kind == "nic":  # a NIC is reset, never deleted
-                    want[name] = o.with_(master=None, mtu=DEFAULT_MTU, tag=None, up=True, mac=None)
+                    want[name] = reset_nic(o)
                 continue
             if t.kind == "nic" and o is None:  # vanished behind our back: nothing to configure
                 continue

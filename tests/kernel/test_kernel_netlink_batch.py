@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.kernel import pyroute2_oracle as obs
 from tests.kernel.conftest import NetlinkWorld, ip
 from tests.kernel.parity_scenarios import SCENARIOS
 from tests.kernel.test_kernel_faults import fault_points, snapshot
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.backends.netlink import observe as obs
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.bondopts import read_bond_options
 from vdsm_net.backends.netlink.worker import NetlinkWorker

@@ -1,4 +1,4 @@
-"""netlink_shapes.Spec reads what an attribute-by-attribute walk reads, whatever the order of
+"""shapes.Spec reads what an attribute-by-attribute walk reads, whatever the order of
 regions: learned shapes are reused only for regions whose every header matches."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Address, route and rule dump messages straight into ``kernel`` values (no dict per message).
 
-The meaning is ``netlink_observe.parse_addresses/routes/rules``' (the oracle in the kernel tests).
+The meaning is that of ``parse_addresses/routes/rules`` in the kernel tests' pyroute2 oracle.
 Messages that observe leaves out (kernel and local-table routes, host-scope addresses) are
 dropped on their fixed header, before any attribute is read. IPv4 text is formatted directly;
 IPv6 goes through ``ipaddress`` for its canonical compressed form.
@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink import observe as obs
 from vdsm_net.backends.netlink.shapes import Spec
 from vdsm_net.model.kernel import Address, Route, Rule
 
@@ -23,7 +22,7 @@ AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
 FRA_DST, FRA_SRC, FRA_PRIORITY, FRA_TABLE = 1, 2, 6, 15
-_KEPT_SCOPES = (obs.SCOPE_GLOBAL, obs.SCOPE_SITE)
+_KEPT_SCOPES = (c.SCOPE_GLOBAL, c.SCOPE_SITE)
 
 
 _ADDR = Spec([(IFA_ADDRESS, "s"), (IFA_LOCAL, "s"), (IFA_FLAGS, "I")])
@@ -73,7 +72,7 @@ def decode_addresses(msgs: Iterable[Message], names: dict[int, str]) -> frozense
                 continue
             text = iface.with_prefixlen
         flags = ifa_flags or flags
-        out.add(Address(names[index], text, dynamic=not flags & obs.IFA_F_PERMANENT))
+        out.add(Address(names[index], text, dynamic=not flags & c.IFA_F_PERMANENT))
     return frozenset(out)
 
 
@@ -83,13 +82,13 @@ def decode_routes(msgs: Iterable[Message], names: dict[int, str]) -> frozenset[R
     for buf, s, e in msgs:
         family, dst_len, _src_len, _tos, table, proto, scope, _type, _flags = unpack(buf, s)
         # the header's table is the route's own one below 256 (RT_TABLE_COMPAT above)
-        if family not in (AF_INET, AF_INET6) or proto == obs.RTPROT_KERNEL \
-                or table == obs.RT_TABLE_LOCAL:
+        if family not in (AF_INET, AF_INET6) or proto == c.RTPROT_KERNEL \
+                or table == c.RT_TABLE_LOCAL:
             continue
         dst, oif_index, raw_gw, rta_table = _ROUTE.read(buf, s + c.RTMSG.size, e)
         oif = names.get(oif_index)
         table = rta_table or table
-        if table == obs.RT_TABLE_LOCAL or oif is None:
+        if table == c.RT_TABLE_LOCAL or oif is None:
             continue
         v6 = family == AF_INET6
         net = _network(family, dst or bytes(16 if v6 else 4), dst_len)
@@ -97,7 +96,7 @@ def decode_routes(msgs: Iterable[Message], names: dict[int, str]) -> frozenset[R
             continue
         gateway = socket.inet_ntop(family, raw_gw) if raw_gw else None
         # IPv6 routes carry no scope: an IPv6 route without a gateway is on-link
-        scope_link = gateway is None and (v6 or scope == obs.RT_SCOPE_LINK)
+        scope_link = gateway is None and (v6 or scope == c.RT_SCOPE_LINK)
         out.add(Route(net, oif, gateway, table, scope_link))
     return frozenset(out)
 
@@ -109,7 +108,7 @@ def decode_rules(msgs: Iterable[Message]) -> frozenset[Rule]:
         family, dst_len, src_len, _tos, table, _r1, _r2, _action, _flags = unpack(buf, s)
         dst, src, priority, fra_table = _RULE.read(buf, s + c.RTMSG.size, e)
         priority = priority or 0
-        if priority in obs.DEFAULT_RULE_PRIORITIES:
+        if priority in c.DEFAULT_RULE_PRIORITIES:
             continue
         out.add(Rule(
             priority=priority,

@@ -1,4 +1,4 @@
-"""The backend port on the real kernel: rtnetlink through our own small codec (``netlink_codec``)
+"""The backend port on the real kernel: rtnetlink through our own small codec (``codec``)
 and, for bond options and NIC facts, sysfs as seen from the target namespace.
 
 The netlink socket is opened by the ``NetlinkWorker`` thread, inside the target namespace, and then
@@ -86,7 +86,7 @@ class NetlinkBackend:
 
     def apply_batch(self, ops: Sequence[o.Op]) -> None:
         """Apply ops in order, batched; on a refusal raise ``KernelError`` naming the first
-        refused op (the ops of its batch after it were sent too: see ``netlink_apply``)."""
+        refused op (the ops of its batch after it were sent too: see ``apply``)."""
         with self._lock:
             writer = BatchWriter(self._sock, self._cache, self._sysfs)
             try:

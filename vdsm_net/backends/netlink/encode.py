@@ -1,4 +1,4 @@
-"""rtnetlink requests for the plan's ops, built with struct (see ``netlink_codec``).
+"""rtnetlink requests for the plan's ops, built with struct (see ``codec``).
 
 Links are named by IFLA_IFNAME (the kernel looks them up itself), so a request needs an ifindex
 only where the protocol has no name: a master, a VLAN's base, an address's or a route's link.
@@ -11,7 +11,6 @@ import socket
 import struct
 
 from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink.observe import BRIDGE_ATTRS, RT_SCOPE_LINK
 from vdsm_net.model import linkopts
 from vdsm_net.model.desired import Pairs
 from vdsm_net.model.kernel import Link, Route, Rule
@@ -71,15 +70,14 @@ def bridge_data(stp: bool, opts: Pairs) -> bytes:
     """IFLA_INFO_DATA of a bridge: its STP state and the given options."""
     parts = [c.u32(c.IFLA_BR_STP_STATE, 1 if stp else 0)]
     for option, value in opts:
-        key = BRIDGE_ATTRS.get(option)
-        if key == c.NO_LL_LEARN:
+        if option == "no_linklocal_learn":
             on = c.BR_BOOLOPT_NO_LL_LEARN if int(value) else 0
             payload = struct.pack("=II", on, c.BR_BOOLOPT_NO_LL_LEARN)
             parts.append(c.attr(c.IFLA_BR_MULTI_BOOLOPT, payload))
             continue
-        if key is None or key not in c.BRIDGE_ATTR_IDS:
+        if option not in c.BRIDGE_OPTIONS:
             continue
-        kind, fmt = c.BRIDGE_ATTR_IDS[key]
+        _, kind, fmt = c.BRIDGE_OPTIONS[option]
         payload = c.mac_bytes(value) if fmt is None else fmt.pack(int(value))
         parts.append(c.attr(kind, payload))
     return c.nested(c.IFLA_INFO_DATA, *parts)
@@ -140,7 +138,7 @@ def route(add: bool, route: Route, oif: int) -> bytes:
     family = _family(route.dst)
     net = ipaddress.ip_network(route.dst, strict=False)
     head_table, table = _table(route.table)
-    scope = RT_SCOPE_LINK if route.scope_link and family == socket.AF_INET else 0
+    scope = c.RT_SCOPE_LINK if route.scope_link and family == socket.AF_INET else 0
     # a delete matches any proto: a SLAAC default route is proto ra
     proto = RTPROT_STATIC if add else 0
     header = c.RTMSG.pack(family, net.prefixlen, 0, 0, head_table, proto, scope, RTN_UNICAST, 0)

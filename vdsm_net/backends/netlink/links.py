@@ -2,12 +2,12 @@
 
 This is the hot path of an observation (tens of attributes per link, thousands of links). Each
 attribute region (the message, its IFLA_LINKINFO, the kind's data) is read by a
-``netlink_shapes.Spec``: one ``struct`` unpack per region once its shape is known. Bridge options
+``shapes.Spec``: one ``struct`` unpack per region once its shape is known. Bridge options
 are memoized by their raw values (bridges mostly share them), so ``linkopts`` normalizes each
 distinct set once.
 
-The meaning is ``netlink_observe.parse_links``' (which parses pyroute2's messages and serves as the
-oracle in the kernel tests); this module only decodes differently.
+The meaning is that of the kernel tests' pyroute2 oracle (``parse_links`` there parses pyroute2's
+messages); this module only decodes differently.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink import observe as obs
 from vdsm_net.backends.netlink.shapes import Spec
 from vdsm_net.model import linkopts
 from vdsm_net.model.desired import Pairs
@@ -72,10 +71,7 @@ def _be16(raw: bytes) -> str:
 
 _BRIDGE_OPTIONS: list[tuple[str, Callable[[Any], str]]] = []
 _bridge_fields: list[tuple[int, str]] = []
-for _option, _key in obs.BRIDGE_ATTRS.items():
-    if _key not in c.BRIDGE_ATTR_IDS:
-        continue  # no_linklocal_learn: a bit of IFLA_BR_MULTI_BOOLOPT
-    _kind, _fmt = c.BRIDGE_ATTR_IDS[_key]
+for _option, (_, _kind, _fmt) in c.BRIDGE_OPTIONS.items():
     _code = _CODES.get(_fmt, "s") if _fmt is not None else "s"
     _bridge_fields.append((_kind, _code))
     if _fmt is None:
@@ -157,9 +153,9 @@ def _first_pass(
         name = _text(top[0])
         info = _info(top[5]) if top[5] is not None else None
         names[index] = name
-        cache[name] = Cached(index, bool(flags & obs.IFF_UP), top[8] or 0,
+        cache[name] = Cached(index, bool(flags & c.IFF_UP), top[8] or 0,
                              info[0] if info else None)
-        if not flags & obs.IFF_LOOPBACK:
+        if not flags & c.IFF_LOOPBACK:
             pending.append((index, flags, top, name, info))
     return names, cache, pending
 
@@ -200,7 +196,7 @@ def _link(
 ) -> Link:
     _name, mtu, base, master, oper, _info_raw, alias, counters, _group, mac, perm_raw = top
     kind_name, data, port_kind, port_data = info or (None, None, None, None)
-    kind = obs.link_kind(kind_name)
+    kind = c.link_kind(kind_name)
     perm = None
     if port_kind == "bond" and port_data is not None:
         perm = _mac(_BOND_PORT.read(port_data, 0, len(port_data))[0])
@@ -225,7 +221,7 @@ def _link(
         name=name,
         kind=kind,
         mtu=mtu or 0,
-        up=bool(flags & obs.IFF_UP),
+        up=bool(flags & c.IFF_UP),
         master=names.get(master),
         tag=_text(alias) or None if alias is not None else None,
         mac=_mac(mac),

@@ -1,8 +1,8 @@
-"""pyroute2's dump messages -> kernel.py values. Pure functions over the messages of one dump each.
+"""The kernel tests' oracle: pyroute2's dump messages -> ``kernel`` values, one dump each.
 
 A message is a mapping with pyroute2's keys and value forms. The backend decodes raw messages
-straight into the same values (``netlink_links``, ``netlink_addrs``, which share this module's
-constants and filters); these parsers are the independent path the kernel tests compare with."""
+straight into the same values (``backends.netlink.links`` and ``.addrs``, whose constants and
+filters this shares); these parsers are the independent path the kernel tests compare with."""
 
 from __future__ import annotations
 
@@ -10,54 +10,29 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from vdsm_net.backends.netlink.codec import NO_LL_LEARN
+from vdsm_net.backends.netlink.codec import (
+    BRIDGE_OPTIONS,
+    DEFAULT_RULE_PRIORITIES,
+    IFA_F_PERMANENT,
+    IFF_LOOPBACK,
+    IFF_UP,
+    RT_SCOPE_LINK,
+    RT_TABLE_LOCAL,
+    RTPROT_KERNEL,
+    SCOPE_GLOBAL,
+    SCOPE_SITE,
+    link_kind,
+)
 from vdsm_net.model import linkopts
-from vdsm_net.model.kernel import Address, Link, LinkKind, LinkStats, Route, Rule
+from vdsm_net.model.kernel import Address, Link, LinkStats, Route, Rule
 
-IFF_UP = 0x1
-IFF_LOOPBACK = 0x8
-RT_TABLE_LOCAL = 255
-RTPROT_KERNEL = 2
-RT_SCOPE_LINK = 253
-SCOPE_GLOBAL = 0
-SCOPE_SITE = 200
-IFA_F_PERMANENT = 0x80
-DEFAULT_RULE_PRIORITIES = frozenset({0, 32766, 32767})
-NIC_KINDS = frozenset({None, "veth", "dummy", "macvlan", "macvtap"})
 _IPV6_SKIP = (ipaddress.ip_network("ff00::/8"), ipaddress.ip_network("fe80::/10"))
 
-# sysfs bridge option name -> IFLA_BR_* attribute (no_linklocal_learn is a bit of
-# IFLA_BR_MULTI_BOOLOPT; netlink_codec decodes it under its own key).
+# sysfs bridge option -> pyroute2's key (the attribute's name); no_linklocal_learn is a bit of
+# IFLA_BR_MULTI_BOOLOPT, under a key of the backend's own that pyroute2 never fills.
 BRIDGE_ATTRS: dict[str, str] = {
-    "forward_delay": "IFLA_BR_FORWARD_DELAY",
-    "hello_time": "IFLA_BR_HELLO_TIME",
-    "max_age": "IFLA_BR_MAX_AGE",
-    "ageing_time": "IFLA_BR_AGEING_TIME",
-    "priority": "IFLA_BR_PRIORITY",
-    "group_fwd_mask": "IFLA_BR_GROUP_FWD_MASK",
-    "group_addr": "IFLA_BR_GROUP_ADDR",
-    "vlan_filtering": "IFLA_BR_VLAN_FILTERING",
-    "vlan_protocol": "IFLA_BR_VLAN_PROTOCOL",
-    "default_pvid": "IFLA_BR_VLAN_DEFAULT_PVID",
-    "vlan_stats_enabled": "IFLA_BR_VLAN_STATS_ENABLED",
-    "vlan_stats_per_port": "IFLA_BR_VLAN_STATS_PER_PORT",
-    "multicast_snooping": "IFLA_BR_MCAST_SNOOPING",
-    "multicast_router": "IFLA_BR_MCAST_ROUTER",
-    "multicast_querier": "IFLA_BR_MCAST_QUERIER",
-    "multicast_query_use_ifaddr": "IFLA_BR_MCAST_QUERY_USE_IFADDR",
-    "multicast_stats_enabled": "IFLA_BR_MCAST_STATS_ENABLED",
-    "multicast_igmp_version": "IFLA_BR_MCAST_IGMP_VERSION",
-    "multicast_mld_version": "IFLA_BR_MCAST_MLD_VERSION",
-    "hash_max": "IFLA_BR_MCAST_HASH_MAX",
-    "multicast_last_member_count": "IFLA_BR_MCAST_LAST_MEMBER_CNT",
-    "multicast_startup_query_count": "IFLA_BR_MCAST_STARTUP_QUERY_CNT",
-    "multicast_last_member_interval": "IFLA_BR_MCAST_LAST_MEMBER_INTVL",
-    "multicast_membership_interval": "IFLA_BR_MCAST_MEMBERSHIP_INTVL",
-    "multicast_querier_interval": "IFLA_BR_MCAST_QUERIER_INTVL",
-    "multicast_query_interval": "IFLA_BR_MCAST_QUERY_INTVL",
-    "multicast_query_response_interval": "IFLA_BR_MCAST_QUERY_RESPONSE_INTVL",
-    "multicast_startup_query_interval": "IFLA_BR_MCAST_STARTUP_QUERY_INTVL",
-    "no_linklocal_learn": NO_LL_LEARN,
+    **{option: name for option, (name, _, _) in BRIDGE_OPTIONS.items()},
+    "no_linklocal_learn": "IFLA_BR_NO_LINKLOCAL_LEARN",
 }
 
 
@@ -66,14 +41,6 @@ def _linkinfo(msg: Any) -> tuple[str | None, Any, Any]:
     if info is None:
         return None, None, None
     return info.get("IFLA_INFO_KIND"), info.get("IFLA_INFO_DATA"), info.get("IFLA_INFO_SLAVE_DATA")
-
-
-def link_kind(kind: str | None) -> LinkKind:
-    if kind in NIC_KINDS:
-        return "nic"
-    if kind in ("bond", "vlan", "bridge"):
-        return kind  # type: ignore[return-value]
-    return "other"
 
 
 def _mac(value: Any) -> str | None:

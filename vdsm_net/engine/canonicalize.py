@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from vdsm_net.model.bridgeopts import strip_bridge_defaults
 from vdsm_net.model.desired import DEFAULT_MTU, Bond, Network, Options, Request, RunningConfig
 from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
@@ -23,7 +24,7 @@ from vdsm_net.model.errors import (
     NetworkError,
 )
 from vdsm_net.model.kernel import KernelState
-from vdsm_net.model.linkopts import canonical_bond_options, parse_pairs, strip_bridge_defaults
+from vdsm_net.model.linkopts import canonical_bond_options, parse_pairs
 
 _STP_TRUE = frozenset({"true", "on", "yes"})
 _STP_FALSE = frozenset({"false", "off", "no"})
@@ -273,6 +274,25 @@ def canonicalize(
         name: _mapping(attrs, f"attributes of bond {name}", ERR_BAD_BONDING)
         for name, attrs in bondings.items()
     }
+    claims = _default_route_claims(net_attrs)
+    nets, conflicts = _networks(net_attrs, host_nameservers)
+    current = running.default_route_network()
+    if claims and current is not None and current != claims[0] and current not in nets:
+        # The role moves: the old holder is re-applied without it (and without its DNS).
+        nets[current] = replace(running.networks[current], default_route=False, nameservers=())
+    bonds = _external_bonds(nets, bondings, running, observed)
+    for name, attrs in bond_attrs.items():
+        bonds[name] = None if _is_removed(attrs) else canonical_bond(name, attrs)
+    return Request(
+        networks=nets,
+        bondings=bonds,
+        options=canonical_options(_mapping(options, "options")),
+        remove_conflicts=frozenset(conflicts),
+    )
+
+
+def _default_route_claims(net_attrs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The networks that ask for the default route; more than one is refused."""
     claims = [
         name
         for name, attrs in net_attrs.items()
@@ -280,7 +300,13 @@ def canonicalize(
     ]
     if len(claims) > 1:
         raise NetworkError(ERR_BAD_PARAMS, "Only a single default route network is allowed.")
+    return claims
 
+
+def _networks(
+    net_attrs: Mapping[str, Mapping[str, Any]], host_nameservers: Sequence[str]
+) -> tuple[dict[str, Network | None], set[str]]:
+    """Each network, None when removed; and the removals that also carry other attributes."""
     nets: dict[str, Network | None] = {}
     conflicts: set[str] = set()
     for name, attrs in net_attrs.items():
@@ -290,12 +316,17 @@ def canonicalize(
                 conflicts.add(name)
         else:
             nets[name] = canonical_network(name, attrs, host_nameservers)
+    return nets, conflicts
 
-    current = running.default_route_network()
-    if claims and current is not None and current != claims[0] and current not in nets:
-        # The role moves: the old holder is re-applied without it (and without its DNS).
-        nets[current] = replace(running.networks[current], default_route=False, nameservers=())
 
+def _external_bonds(
+    nets: Mapping[str, Network | None],
+    bondings: Mapping[str, Any],
+    running: RunningConfig,
+    observed: KernelState,
+) -> dict[str, Bond | None]:
+    """Bonds that a network uses but neither the request nor the running config names: taken as
+    the kernel has them (ports, options), so the network can sit on a bond made by others."""
     bonds: dict[str, Bond | None] = {}
     for net in nets.values():
         external = net.bonding if net is not None else None
@@ -309,12 +340,4 @@ def canonicalize(
                 options=link.bond_options or (("mode", "0"),),
                 switch=net.switch if net is not None else "legacy",
             )
-    for name, attrs in bond_attrs.items():
-        bonds[name] = None if _is_removed(attrs) else canonical_bond(name, attrs)
-
-    return Request(
-        networks=nets,
-        bondings=bonds,
-        options=canonical_options(_mapping(options, "options")),
-        remove_conflicts=frozenset(conflicts),
-    )
+    return bonds

@@ -23,7 +23,7 @@ from vdsm_net.backends.netlink.codec import (
     SCOPE_SITE,
     link_kind,
 )
-from vdsm_net.model import linkopts
+from vdsm_net.model import bridgeopts
 from vdsm_net.model.kernel import Address, Link, LinkStats, Route, Rule
 
 _IPV6_SKIP = (ipaddress.ip_network("ff00::/8"), ipaddress.ip_network("fe80::/10"))
@@ -57,7 +57,7 @@ def bridge_options(data: Any) -> tuple[bool, Any]:
         if value is not None:
             values.append((option, str(value).lower()))
     stp = bool(data.get("IFLA_BR_STP_STATE")) if data is not None else False
-    return stp, linkopts.strip_bridge_defaults(values)
+    return stp, bridgeopts.strip_bridge_defaults(values)
 
 
 _STAT_FIELDS = tuple(f for f in LinkStats.__dataclass_fields__)

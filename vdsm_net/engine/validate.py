@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
+from vdsm_net.model.bridgeopts import bridge_option_value
 from vdsm_net.model.desired import Bond, Network, Request, RunningConfig
 from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
@@ -27,7 +28,6 @@ from vdsm_net.model.errors import (
     NetworkError,
 )
 from vdsm_net.model.kernel import KernelState
-from vdsm_net.model.linkopts import bridge_option_value
 
 IFNAMSIZ = 15  # the longest interface name the kernel takes
 MAX_VLAN_ID = 4094

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.model import linkopts
+from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Network, RunningConfig
 from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route
 from vdsm_net.verbs.stats import Facts, link_facts
@@ -131,7 +131,7 @@ def _bond(
 
 def _bridge(index: CapsIndex, link: Link, top_net: Network | None) -> dict[str, Any]:
     out = devinfo(index, link, top_net)
-    opts = dict(linkopts.BRIDGE_DEFAULTS)
+    opts = dict(bridgeopts.BRIDGE_DEFAULTS)
     opts.update(dict(link.bridge_opts))
     opts["stp_state"] = "1" if link.stp else "0"
     out.update(ports=index.ports(link.name), stp="on" if link.stp else "off", opts=opts)

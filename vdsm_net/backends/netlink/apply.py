@@ -29,7 +29,7 @@ from vdsm_net.backends.netlink.links import (
     link_bridge_options,
     link_cache,
 )
-from vdsm_net.model import linkopts
+from vdsm_net.model import bridgeopts
 from vdsm_net.model import ops as o
 from vdsm_net.model.errors import KernelError
 
@@ -178,7 +178,7 @@ class BatchWriter:
             raise KernelError(op.kind, f"{op.name}: {exc.strerror}") from exc
         _stp, current = link_bridge_options(*answer[0])
         wanted = dict(op.bridge_opts)
-        reset = {k: linkopts.BRIDGE_DEFAULTS[k] for k, _ in current if k not in wanted}
+        reset = {k: bridgeopts.BRIDGE_DEFAULTS[k] for k, _ in current if k not in wanted}
         opts = tuple(sorted({**reset, **wanted}.items()))
         self._run_now(_Pending(op, [enc.change_bridge(op.name, op.stp, opts)]))
 

@@ -119,7 +119,7 @@ def attrs(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         start += (length + 3) & ~3
 
 
-# The bridge options' one table: sysfs option (the keys of linkopts.BRIDGE_DEFAULTS) -> (the
+# The bridge options' one table: sysfs option (the keys of bridgeopts.BRIDGE_DEFAULTS) -> (the
 # IFLA_BR_* attribute's name, its number, its struct; None: a MAC). Decoding, encoding and the
 # tests' pyroute2 oracle all read it. no_linklocal_learn is not here: it is a bit of
 # IFLA_BR_MULTI_BOOLOPT (BR_BOOLOPT_NO_LL_LEARN), encoded and decoded on its own.

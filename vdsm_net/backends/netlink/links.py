@@ -18,7 +18,7 @@ from typing import Any
 
 from vdsm_net.backends.netlink import codec as c
 from vdsm_net.backends.netlink.shapes import Spec
-from vdsm_net.model import linkopts
+from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Pairs
 from vdsm_net.model.kernel import Link, LinkStats
 
@@ -117,7 +117,7 @@ def _bridge_options(raw: tuple[Any, ...]) -> tuple[bool, Pairs]:
         value, mask = c.U32.unpack_from(boolopt)[0], c.U32.unpack_from(boolopt, 4)[0]
         if mask & c.BR_BOOLOPT_NO_LL_LEARN:
             values.append(("no_linklocal_learn", str(int(bool(value & c.BR_BOOLOPT_NO_LL_LEARN)))))
-    return bool(stp), linkopts.strip_bridge_defaults(values)
+    return bool(stp), bridgeopts.strip_bridge_defaults(values)
 
 
 def dump_request(stats: bool) -> bytes:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.kernel.parity_scenarios import Foreign
+from tests.common.parity_scenarios import Foreign
 from vdsm_net.backends.base import Backend
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 

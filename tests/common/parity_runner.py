@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-from tests.kernel.parity_scenarios import NICS, Foreign, Scenario, Step
+from tests.common.parity_scenarios import NICS, Foreign, Scenario, Step
 from vdsm_net.backends.base import Backend
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.engine.engine import Engine

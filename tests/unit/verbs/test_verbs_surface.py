@@ -11,9 +11,9 @@ import pytest
 
 from rpc.client import Client, ServerError
 from rpc.jsonrpc import CallContext
-from tests.unit.verbs import verbs_typecheck as t
 from tests.unit.verbs.conftest import NICS, WAIT, Agent
 from vdsm_net.model.kernel import Address, LinkStats
+from vdsm_net.verbs import schema as t
 from vdsm_net.verbs.api import last_client_iface
 
 NOCHK = {"connectivityCheck": "false"}

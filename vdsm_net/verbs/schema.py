@@ -1,4 +1,7 @@
-"""A small schema of vdsm-wire's type conventions (§3.4, §3.6, §6), applied to verb replies.
+"""The verbs' result shapes: vdsm-wire's type conventions (§3.4, §3.6, §6) as one schema.
+
+``RESULTS`` names the shape of each verb's reply; the tests hold every reply to it, and the
+client's help and the docs read it.
 
 A spec is one of:
 - a Python type: ``isinstance`` (an ``int`` spec never accepts a bool);
@@ -7,7 +10,7 @@ A spec is one of:
   ``open=True`` tolerates extra keys);
 - ``MapOf(spec)``: a dict of str -> spec;
 - a ``Check``: a named predicate (numeric strings, "on"/"off", ...).
-``check(value, spec)`` raises AssertionError naming the path of the first mismatch.
+``check(value, spec)`` raises ``Mismatch`` naming the path of the first mismatch.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class Mismatch(AssertionError):
+    """A value that does not have its schema's shape (an AssertionError, so a test reads it as
+    a failed assertion)."""
 
 
 @dataclass(frozen=True)
@@ -157,46 +165,72 @@ HOST_STATS = Shape({"network": MapOf(IFACE_STATS), "rxDropped": NUM_STR, "txDrop
                     "netConfigDirty": TRUE_FALSE}, open=True)
 DONE = Shape({"code": Check("0", lambda v: v == 0), "message": Check('"Done"',
                                                                      lambda v: v == "Done")})
+SETUP_DONE = Shape({**DONE.fields, "keptInUse": Opt(MapOf([str]))})
+PLAN = Shape({"plan": [Shape({"op": str}, open=True)]})
+
+RESULTS: dict[str, Any] = {
+    "Host.ping": TRUE,
+    "Host.ping2": TRUE,
+    "Host.confirmConnectivity": TRUE,
+    "Host.setupNetworks": SETUP_DONE,
+    "Host.setSafeNetworkConfig": TRUE,
+    "Host.planNetworks": PLAN,
+    "Host.getNetworkCapabilities": NETWORK_CAPS,
+    "Host.getCapabilities": CAPS,
+    "Host.getStats": HOST_STATS,
+    "Host.getNetworkStatistics": NETWORK_STATISTICS,
+}
+"""Each verb's reply shape (``check(reply, RESULTS[verb])``)."""
 
 
 def check(value: Any, spec: Any, path: str = "$") -> None:
     if isinstance(spec, Check):
-        assert spec.ok(value), f"{path}: {value!r} is not {spec.name}"
+        if not spec.ok(value):
+            raise Mismatch(f"{path}: {value!r} is not {spec.name}")
     elif isinstance(spec, OneOf):
         errors = []
         for option in spec.specs:
             try:
                 check(value, option, path)
                 return
-            except AssertionError as exc:
+            except Mismatch as exc:
                 errors.append(str(exc))
-        raise AssertionError(f"{path}: matches no alternative: {errors}")
+        raise Mismatch(f"{path}: matches no alternative: {errors}")
     elif isinstance(spec, list):
-        assert isinstance(value, list), f"{path}: {value!r} is not a list"
+        if not isinstance(value, list):
+            raise Mismatch(f"{path}: {value!r} is not a list")
         for i, item in enumerate(value):
             check(item, spec[0], f"{path}[{i}]")
     elif isinstance(spec, MapOf):
-        assert isinstance(value, dict), f"{path}: {value!r} is not an object"
+        if not isinstance(value, dict):
+            raise Mismatch(f"{path}: {value!r} is not an object")
         for key, item in value.items():
-            assert isinstance(key, str) and spec.keys(key), f"{path}: bad key {key!r}"
+            if not (isinstance(key, str) and spec.keys(key)):
+                raise Mismatch(f"{path}: bad key {key!r}")
             check(item, spec.spec, f"{path}.{key}")
     elif isinstance(spec, Shape):
         _check_shape(value, spec, path)
     elif spec is int:
-        assert isinstance(value, int) and not isinstance(value, bool), f"{path}: {value!r} not int"
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            raise Mismatch(f"{path}: {value!r} not int")
     elif spec is float:
-        assert isinstance(value, float), f"{path}: {value!r} is not a float"
+        if not isinstance(value, float):
+            raise Mismatch(f"{path}: {value!r} is not a float")
     else:
-        assert isinstance(value, spec), f"{path}: {value!r} is not {spec.__name__}"
+        if not isinstance(value, spec):
+            raise Mismatch(f"{path}: {value!r} is not {spec.__name__}")
 
 
 def _check_shape(value: Any, spec: Shape, path: str) -> None:
-    assert isinstance(value, dict), f"{path}: {value!r} is not an object"
+    if not isinstance(value, dict):
+        raise Mismatch(f"{path}: {value!r} is not an object")
     for key, sub in spec.fields.items():
         if key not in value:
-            assert isinstance(sub, Opt), f"{path}: missing key {key!r}"
+            if not isinstance(sub, Opt):
+                raise Mismatch(f"{path}: missing key {key!r}")
             continue
         check(value[key], sub.spec if isinstance(sub, Opt) else sub, f"{path}.{key}")
     if not spec.open:
         extra = set(value) - set(spec.fields)
-        assert not extra, f"{path}: unexpected keys {sorted(extra)}"
+        if extra:
+            raise Mismatch(f"{path}: unexpected keys {sorted(extra)}")

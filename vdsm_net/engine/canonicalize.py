@@ -257,6 +257,12 @@ def canonical_options(options: Mapping[str, Any]) -> Options:
     )
 
 
+def blocking_dhcp(networks: Mapping[str, Any]) -> list[str]:
+    """The networks whose ``blockingdhcp`` (vdsm's ``tobool``) asks the call to wait for a lease."""
+    return [name for name, attrs in networks.items()
+            if isinstance(attrs, Mapping) and tobool(attrs.get("blockingdhcp"))]
+
+
 def canonicalize(
     networks: Mapping[str, Any],
     bondings: Mapping[str, Any],

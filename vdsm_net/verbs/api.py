@@ -15,6 +15,7 @@ from vdsm_net.drift.monitor import DriftMonitor
 from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.dynamic.dns import Nameservers
 from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.engine.canonicalize import blocking_dhcp
 from vdsm_net.engine.engine import Engine, OnApplied, SetupResult
 from vdsm_net.model.desired import RunningConfig
 from vdsm_net.model.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
@@ -150,8 +151,7 @@ class HostApi:
         if self.dhcp is None:  # the simulated kernel: no clients, the host's DNS untouched
             return None
         dhcp = self.dhcp
-        blocking = [n for n, a in networks.items() if isinstance(a, dict)
-                    and str(a.get("blockingdhcp", "")).lower() in ("true", "1")]
+        blocking = blocking_dhcp(networks)
         previous = self.engine.running
 
         def on_applied(config: RunningConfig) -> None:

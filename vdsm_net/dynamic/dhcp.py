@@ -299,7 +299,13 @@ class DhcpManager:
             self.on_change()
         return changed
 
-    def start_monitor(self, interval: float = 1.0) -> None:
+    def start_monitor(
+        self, interval: float = 1.0, on_change: Callable[[], None] | None = None
+    ) -> None:
+        """Poll the leases every ``interval`` s; ``on_change`` (else the constructor's) is called
+        on a new or changed lease."""
+        if on_change is not None:
+            self.on_change = on_change
         def loop() -> None:
             while not self._stop.wait(interval):
                 try:

@@ -84,6 +84,7 @@ class HostApi:
         host: HostInfo | None = None,
         dhcp: DhcpManager | None = None,
         nameservers: Nameservers | None = None,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.engine = engine
         self.connectivity = Connectivity()
@@ -92,7 +93,7 @@ class HostApi:
         self.host = host or HostInfo()
         self._busy = threading.Lock()  # setupNetworks and setSafeNetworkConfig: 40 when held
         self.net_config_dirty = False
-        self.drift: DriftMonitor | None = None  # set by the agent when --drift is not off
+        self.drift = drift  # the drift monitor (--drift report|enforce); its report is in caps
         self.dhcp = dhcp  # DHCP clients and SLAAC start inside every setup, before its check
         self.nameservers = nameservers or Nameservers()
 
@@ -270,11 +271,16 @@ class HostApi:
 
     # -- events ----------------------------------------------------------------------------
     def emit_host_conn(self) -> None:
-        if self._publish is not None:
-            try:
-                self._publish(HOST_CONN_EVENT, {})
-            except Exception:  # an event must never fail a verb
-                log.exception("could not publish %s", HOST_CONN_EVENT)
+        emit_host_conn(self._publish)
+
+
+def emit_host_conn(publish: Publish | None) -> None:
+    """``|net|host_conn|no_id``: the engine should re-read the capabilities."""
+    if publish is not None:
+        try:
+            publish(HOST_CONN_EVENT, {})
+        except Exception:  # an event must never fail a verb
+            log.exception("could not publish %s", HOST_CONN_EVENT)
 
 
 def _request_params(

@@ -47,6 +47,11 @@ class VerifyError(Exception):
 
 @dataclass(frozen=True)
 class Prepared:
+    """A request carried up to its plan, nothing written: the canonical ``request``, the
+    ``desired`` running config it leads to, the ``observed`` kernel it was planned against, the
+    rendered ``target`` and the ordered ``plan``; ``kept_in_use`` names the networks a full-state
+    request dropped but that stay (their bridges have VM ports), with those ports."""
+
     request: Request
     desired: RunningConfig
     observed: KernelState
@@ -57,6 +62,10 @@ class Prepared:
 
 @dataclass(frozen=True)
 class SetupResult:
+    """What a setup (or a drift repair) did: the first round's ``plan``, how many kernel
+    ``writes`` it attempted in all rounds, the networks kept in use, whether anything
+    ``changed``, and whether commitOnSuccess made the result the safe point."""
+
     plan: list[Op]
     writes: int
     kept_in_use: dict[str, list[str]]
@@ -65,7 +74,11 @@ class SetupResult:
 
 
 class Engine:
-    """Owns the running config (memory only) and drives a backend."""
+    """Owns the running config (memory only) and drives a backend.
+
+    ``prepare`` and ``plan`` write nothing; ``setup`` and ``reconcile`` write under one lock, and
+    on any failure revert the touched links to the pre-call observation. ``safe`` is the
+    config setSafeNetworkConfig (or commitOnSuccess) marked."""
 
     def __init__(
         self,

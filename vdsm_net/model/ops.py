@@ -16,6 +16,9 @@ from vdsm_net.model.kernel import Address, Link, Route, Rule
 
 @dataclass(frozen=True)
 class Op:
+    """One kernel write, as plain frozen data. ``kind`` names it on the wire and in the dry run
+    (``to_dict``, ``describe``); ``links`` names the links it touches, the scope of a revert."""
+
     kind: ClassVar[str] = "op"
 
     @property

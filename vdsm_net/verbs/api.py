@@ -76,6 +76,12 @@ BLOCKING_DHCP_TIMEOUT = 60.0
 
 
 class HostApi:
+    """vdsm's Host verbs over one engine: their parameters, result shapes (``verbs.schema``)
+    and error codes. ``register`` hands each verb to the dispatcher. setupNetworks runs the
+    hooks around the engine, starts what follows the applied config (DHCP, SLAAC, nameservers)
+    before the connectivity check, and publishes ``|net|host_conn|no_id`` when it changed
+    something; one configuration call at a time (another gets code 40)."""
+
     def __init__(
         self,
         engine: Engine,

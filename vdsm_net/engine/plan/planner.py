@@ -139,6 +139,12 @@ def _mode(link: Link) -> str | None:
 
 
 class _Planner:
+    """One plan: the managed links (the target's and the tagged ones, or a revert's scope),
+    what is wanted of each, what must be deleted or created again, then the ops in the order
+    the kernel accepts them (``plan``). ``strict`` refuses what the target may not take (a
+    NIC as a bond; deleting, or changing the mode of, a bridge or bond that foreign links use);
+    a revert is lenient."""
+
     def __init__(
         self, target: KernelState, observed: KernelState, scope: frozenset[str] | None,
         strict: bool,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vdsm_net.backends.netlink.worker import enter_netns
+from vdsm_net.backends.netns import enter_netns
 from vdsm_net.dynamic.dhcp_hook import ENV_STATE, ENV_TABLE, START_SUFFIX, read_lease
 from vdsm_net.engine.render import source_tables
 from vdsm_net.model.desired import RunningConfig

@@ -39,7 +39,7 @@ from vdsm_net.backends.netlink.codec import (
     U32,
     attrs,
 )
-from vdsm_net.backends.netlink.worker import enter_netns
+from vdsm_net.backends.netns import enter_netns
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ namespace (see ``sysfs_root``).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import tempfile
 from collections.abc import Callable
@@ -19,28 +18,11 @@ from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 
+from vdsm_net.backends.netns import check, enter_netns, libc
+
 T = TypeVar("T")
 
-CLONE_NEWNET = 0x40000000
 MNT_DETACH = 2
-NETNS_DIR = Path("/run/netns")
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def enter_netns(name: str) -> None:
-    """Move the calling thread (only) into the named network namespace."""
-    fd = os.open(NETNS_DIR / name, os.O_RDONLY)
-    try:
-        _check(_libc.setns(fd, CLONE_NEWNET), f"setns {name}")
-    finally:
-        os.close(fd)
 
 
 class NetlinkWorker:
@@ -77,7 +59,7 @@ class NetlinkWorker:
         # runs in the worker thread, inside the namespace: sysfs tags the mount with it
         if self._sysfs_mount is None:
             target = Path(tempfile.mkdtemp(prefix=f"vdsm-net-sysfs-{self.netns}-"))
-            _check(_libc.mount(b"sysfs", bytes(target), b"sysfs", 0, None), "mount sysfs")
+            check(libc.mount(b"sysfs", bytes(target), b"sysfs", 0, None), "mount sysfs")
             self._sysfs_mount = target
         return self._sysfs_mount
 
@@ -87,7 +69,7 @@ class NetlinkWorker:
                 self._ipr.close()
                 self._ipr = None
             if self._sysfs_mount is not None:
-                _libc.umount2(bytes(self._sysfs_mount), MNT_DETACH)
+                libc.umount2(bytes(self._sysfs_mount), MNT_DETACH)
                 os.rmdir(self._sysfs_mount)
                 self._sysfs_mount = None
 

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 
-from vdsm_net.backends.netns import check, enter_netns, libc
+from vdsm_net.backends.netns import check as _check
+from vdsm_net.backends.netns import enter_netns
+from vdsm_net.backends.netns import libc as _libc
 
 T = TypeVar("T")
 
@@ -59,7 +61,7 @@ class NetlinkWorker:
         # runs in the worker thread, inside the namespace: sysfs tags the mount with it
         if self._sysfs_mount is None:
             target = Path(tempfile.mkdtemp(prefix=f"vdsm-net-sysfs-{self.netns}-"))
-            check(libc.mount(b"sysfs", bytes(target), b"sysfs", 0, None), "mount sysfs")
+            _check(_libc.mount(b"sysfs", bytes(target), b"sysfs", 0, None), "mount sysfs")
             self._sysfs_mount = target
         return self._sysfs_mount
 
@@ -69,7 +71,7 @@ class NetlinkWorker:
                 self._ipr.close()
                 self._ipr = None
             if self._sysfs_mount is not None:
-                libc.umount2(bytes(self._sysfs_mount), MNT_DETACH)
+                _libc.umount2(bytes(self._sysfs_mount), MNT_DETACH)
                 os.rmdir(self._sysfs_mount)
                 self._sysfs_mount = None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.engine.engine import Engine

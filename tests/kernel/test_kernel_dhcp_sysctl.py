@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 from vdsm_net.dynamic.dhcp import IPV6_CONF, DhcpManager
 from vdsm_net.model.desired import Network, RunningConfig
 

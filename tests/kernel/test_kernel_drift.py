@@ -17,7 +17,7 @@ from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
 from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.drift.monitor import DriftMonitor, DriftReport, Poke

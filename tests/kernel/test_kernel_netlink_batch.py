@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.common.iproute import ip
 from tests.common.parity_scenarios import SCENARIOS
 from tests.kernel import pyroute2_oracle as obs
-from tests.kernel.conftest import NetlinkWorld, ip
+from tests.kernel.conftest import NetlinkWorld
 from tests.kernel.test_kernel_faults import fault_points, snapshot
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.backends.netlink.backend import NetlinkBackend

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.model import ops as o
 from vdsm_net.model.errors import KernelError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.nicfacts import read_nic_facts
 from vdsm_net.model import ops as o

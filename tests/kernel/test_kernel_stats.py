@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.model.kernel import LinkStats
 

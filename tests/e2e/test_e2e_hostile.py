@@ -23,7 +23,7 @@ from tests.e2e.conftest import StartAgent
 from tests.e2e.e2e_agent import Agent
 from tests.e2e.e2e_requests import DONE, network_view, setup
 from tests.unit.verbs.hostile_requests import CASES, Hostile
-from vdsm_net.resolv import RESOLV_ENV
+from vdsm_net.dynamic.resolv import RESOLV_ENV
 
 KERNEL_ROWS = frozenset({"1", "3", "4", "5", "6", "7"})
 ALSO = frozenset({"remove-a-nic-name", "remove-a-foreign-bridge", "remove-lo"})

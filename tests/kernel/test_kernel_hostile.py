@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.adopt import adopt
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.engine import Engine
-from vdsm_net.errors import ERR_BAD_BRIDGE, NetworkError
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import ERR_BAD_BRIDGE, NetworkError
 
 NOCHK = {"connectivityCheck": False}
 ODD_NAMES = ("a b", "n\u00e9t-\u00fc", "x:y", "t" * 200)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.errors import (
+from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
     ERR_BAD_BONDING,
     ERR_BAD_BRIDGE,
@@ -26,7 +26,7 @@ from vdsm_net.errors import (
     ERR_BAD_VLAN,
     ERR_HOOK,
 )
-from vdsm_net.kernel import Address, Route
+from vdsm_net.model.kernel import Address, Route
 
 NICS = ("eth0", "eth1", "eth2", "eth3")
 NOCHK = {"connectivityCheck": "false"}

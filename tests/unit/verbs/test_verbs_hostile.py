@@ -16,12 +16,12 @@ import pytest
 
 from rpc.jsonrpc import Dispatcher
 from tests.unit.verbs.hostile_requests import CASES, HOSTS, MGMT, NICS, NOCHK, Hostile
-from vdsm_net.adopt import adopt
-from vdsm_net.api import HostApi
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.engine import Engine
-from vdsm_net.hooks import BEFORE_NETWORK_SETUP, Hooks
-from vdsm_net.resolv import RESOLV_ENV, host_nameservers
+from vdsm_net.dynamic.resolv import RESOLV_ENV, host_nameservers
+from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.engine import Engine
+from vdsm_net.verbs.api import HostApi
+from vdsm_net.verbs.hooks import BEFORE_NETWORK_SETUP, Hooks
 
 HOOK_LIMIT = 2.0
 LIVENESS = 30.0  # a generous bound on one answer: the hook cases must not wait 40 s
@@ -200,7 +200,7 @@ def test_an_owned_bridge_whose_tag_was_cleared_is_still_ours(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: pytest.LogCaptureFixture,
 ) -> None:
     """Row 6's neighbour: the running config makes a link ours even without its tag."""
-    from vdsm_net.ops import SetTag
+    from vdsm_net.model.ops import SetTag
 
     host = make_host(tmp_path, monkeypatch)
     _done(host, {"vms": {"nic": "eth1", "vlan": "5"}})

@@ -32,9 +32,8 @@ def check_takeover(
     request: Request, running: RunningConfig, desired: RunningConfig, observed: KernelState
 ) -> None:
     ours = _running_links(running)
-    for name, net in request.networks.items():
-        if net is None:
-            continue
+    live = [(name, net) for name, net in request.networks.items() if net is not None]
+    for name, net in live:
         if net.bridged and name in desired.bonds:
             raise NetworkError(ERR_BAD_BRIDGE, f"Network {name}: a bond has that name")
         for device, code in ((name if net.bridged else None, ERR_BAD_BRIDGE),

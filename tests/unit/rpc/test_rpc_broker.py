@@ -46,7 +46,7 @@ class Harness:
         self.requests.append(request)
         reply = self.dispatcher.dispatch(request.body)
         if reply is not None:
-            self.broker.route_reply(reply, request.reply_to)
+            self.broker.route_reply(reply, request)
 
     def open(self) -> tuple[Session, FakeLink]:
         link = FakeLink()
@@ -179,18 +179,28 @@ def test_disconnect_with_receipt_and_without(h: Harness) -> None:
     assert link.closed and link.take() == []
 
 
-def test_reply_goes_to_reply_to_on_whichever_connection_subscribed(h: Harness) -> None:
+def test_a_reply_goes_only_to_the_connection_whose_request_it_answers(h: Harness) -> None:
     a, alink = h.open()
     b, blink = h.open()
-    c, clink = h.open()
+    feed(a, "SUBSCRIBE", {"destination": "answers", "id": "a1"})
     feed(b, "SUBSCRIBE", {"destination": "answers", "id": "b1"})
-    feed(c, "SUBSCRIBE", {"destination": "answers", "id": "c1"})
+    feed(b, "SUBSCRIBE", {"destination": RESPONSE_QUEUE, "id": "b2"})
     feed(a, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "answers"}, ping("q"))
-    assert alink.take() == []
-    for link, sub in ((blink, "b1"), (clink, "c1")):
-        (msg,) = link.take()
-        assert msg.headers["subscription"] == sub
-        assert json.loads(msg.text())["id"] == "q"
+    feed(a, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "answers"}, "{bad")
+    (msg,) = alink.take()  # the null-id answer to "{bad" has no subscriber on a
+    assert msg.headers["subscription"] == "a1" and json.loads(msg.text())["id"] == "q"
+    assert blink.take() == []
+
+
+def test_a_reply_to_a_destination_only_another_connection_has_reaches_nobody(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, alink = h.open()
+    b, blink = h.open()
+    feed(b, "SUBSCRIBE", {"destination": "answers", "id": "b1"})
+    feed(a, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "answers"}, ping("q"))
+    assert alink.take() == [] and blink.take() == []
+    assert "Attempt to reply to unknown destination answers" in caplog.text
 
 
 def test_null_id_reply_goes_to_vdsm_responses_and_no_reply_to_is_dropped(h: Harness) -> None:
@@ -221,19 +231,33 @@ def test_sub_destinations_of_request_queues_and_flow_id(h: Harness) -> None:
     assert link.take()[0].headers["message"] == "Subscription not available"
 
 
-def test_send_is_forwarded_by_dotted_prefix(h: Harness) -> None:
+def test_send_is_copied_by_dotted_prefix_to_the_sender_s_own_subscriptions(h: Harness) -> None:
     s, link = h.open()
     other, olink = h.open()
-    feed(other, "SUBSCRIBE", {"destination": "a", "id": "1"})
-    feed(other, "SUBSCRIBE", {"destination": "a.b", "id": "2"})
-    feed(other, "SUBSCRIBE", {"destination": "a.bc", "id": "3"})
+    for session in (s, other):
+        feed(session, "SUBSCRIBE", {"destination": "a", "id": "1"})
+        feed(session, "SUBSCRIBE", {"destination": "a.b", "id": "2"})
+        feed(session, "SUBSCRIBE", {"destination": "a.bc", "id": "3"})
     feed(s, "SEND", {"destination": "a.b.c", "x": "y"}, "payload")
-    got = olink.take()
+    got = link.take()
     assert sorted(f.headers["subscription"] for f in got) == ["1", "2"]
     for f in got:
         assert f.command == "MESSAGE" and f.body == b"payload"
         assert f.headers["destination"] == "a.b.c" and f.headers["x"] == "y"
-    assert link.take() == []
+    assert olink.take() == []  # no spoofed message into another connection's destinations
+    feed(other, "SEND", {"destination": "elsewhere"}, "payload")
+    assert olink.take()[0].headers["message"] == "Subscription not available"
+
+
+def test_requests_are_copied_to_nobody(h: Harness) -> None:
+    spy, spylink = h.open()
+    feed(spy, "SUBSCRIBE", {"destination": "jms.topic.vdsm_requests", "id": "tap"})
+    feed(spy, "SUBSCRIBE", {"destination": "jms.topic", "id": "tap2"})
+    s, link = h.open()
+    feed(s, "SUBSCRIBE", {"destination": "mine", "id": "m"})
+    feed(s, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "mine"}, ping("r"))
+    assert [json.loads(f.text())["id"] for f in link.take()] == ["r"]
+    assert spylink.take() == []
 
 
 def test_unsubscribe_and_close_remove_subscriptions(h: Harness) -> None:

@@ -176,6 +176,7 @@ class Connection(asyncio.Protocol):
         STOMP and little output is queued, else aborted (queued output is dropped)."""
         if self._shed or self._dead:
             return
+        self.guard.forget(self)
         self._shed = True
         t = self.transport
         session = self.session

@@ -128,6 +128,11 @@ class Guard:
         if self.used > self.limits.memory_budget:
             self._enforce()
 
+    def forget(self, conn: Connection) -> None:
+        """``conn`` is being closed: its bytes no longer count (no budget check here)."""
+        self.used -= conn.charged
+        conn.charged = 0
+
     def _enforce(self) -> None:
         """Recount exactly (output drains without telling us), then close the largest holders
         until what is left fits."""
@@ -145,6 +150,5 @@ class Guard:
                 "memory budget (%d bytes) exceeded; closing %s, which holds %d",
                 budget, conn.peer, conn.charged,
             )
-            conn.charged = 0
-            conn.shed("memory budget exceeded", error=True)
+            conn.shed("memory budget exceeded", error=True)  # which forgets its charge
         self.used = total

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from rpc.broker import RESPONSE_QUEUE, Broker, Request, Session, negotiate_heartbeat
+from rpc.broker import RESPONSE_QUEUE, Broker, Limits, Request, Session, negotiate_heartbeat
 from rpc.jsonrpc import Dispatcher
 from rpc.stomp import Frame, Parser, encode_frame
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
@@ -93,6 +94,10 @@ def test_engine_order_subscribe_before_connect(h: Harness) -> None:
         ("x,5000", (5000, 0)),
         ("3000", (0, 3000)),
         ("-5,-5", (0, 0)),
+        ("0," + "9" * 400, (3_600_000, 0)),
+        ("9" * 5000 + ",5", (1000, 3_600_000)),
+        ("1_000,+5", (0, 0)),
+        ("0007000,٣", (0, 7000)),
     ],
 )
 def test_heartbeat_negotiation(value: str | None, expected: tuple[int, int]) -> None:
@@ -280,3 +285,38 @@ def test_publish_reaches_every_subscriber_of_exactly_that_destination(h: Harness
     assert h.broker.publish("jms.queue.events", '{"x": 1}') == 1
     (msg,) = link.take()
     assert msg.headers["subscription"] == "e" and msg.text() == '{"x": 1}'
+
+
+def test_subscription_cap_is_an_error_and_closes() -> None:
+    h = Harness()
+    h.broker = Broker(h.submit, limits=Limits(max_subscriptions=3))
+    s, link = h.open()
+    for i in range(4):
+        feed(s, "SUBSCRIBE", {"destination": "q", "id": str(i)})
+    (err,) = link.take()
+    assert err.headers["message"] == "Too many subscriptions (at most 3 per connection)"
+    assert link.closed and h.broker.subscribers("q") == []
+
+
+def test_fifty_thousand_subscriptions_come_and_go_in_linear_time() -> None:
+    # Row 10's input with the cap lifted: with a list per destination this was quadratic.
+    h = Harness()
+    h.broker = Broker(h.submit, limits=Limits(max_subscriptions=50_000))
+    s, link = h.open()
+    subs = b"".join(encode_frame("SUBSCRIBE", {"destination": "q", "id": str(i)})
+                    for i in range(50_000))
+    unsubs = b"".join(encode_frame("UNSUBSCRIBE", {"id": str(i)}) for i in range(50_000))
+    start = time.monotonic()
+    s.data_received(subs)
+    assert len(h.broker.subscribers("q")) == 50_000
+    s.data_received(unsubs)
+    assert time.monotonic() - start < 30  # a liveness bound, far above the real cost
+    assert h.broker.subscribers("q") == [] and s.routes == {} and link.take() == []
+
+
+def test_a_second_connect_is_an_error_and_closes(h: Harness) -> None:
+    s, link = h.open()
+    feed(s, "CONNECT", {"accept-version": "1.2", "heart-beat": "0,1000"})
+    feed(s, "CONNECT", {"accept-version": "1.2", "heart-beat": "0,1000"})
+    assert [f.command for f in link.take()] == ["CONNECTED", "ERROR"]
+    assert link.closed

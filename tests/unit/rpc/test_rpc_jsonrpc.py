@@ -204,3 +204,31 @@ def test_success_text_is_json_dumps_of_vdsm_response(rid: str | int, result: Any
 
 def _no_ctx(flow_id: str | None) -> CallContext:
     raise AssertionError("no method here is registered with context=True")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"jsonrpc": "2.0", "method": "Host.ping2", "id": NaN}',
+        '{"jsonrpc": "2.0", "method": "Host.ping2", "id": -Infinity}',
+        '{"jsonrpc": "2.0", "method": "Host.ping2", "id": 1e400}',
+        '{"jsonrpc": "2.0", "method": "Host.echo", "params": [1E999], "id": 1}',
+        b'{"jsonrpc": "2.0", "method": "Host.ping2", "id": NaN}',
+    ],
+)
+def test_non_finite_numbers_are_invalid_requests(disp: Dispatcher, body: str | bytes) -> None:
+    reply = disp.dispatch(body)
+    assert reply is not None and reply.null_id
+    out = json.loads(reply.text, parse_constant=lambda c: pytest.fail(f"{c} in a reply"))
+    assert out["id"] is None and out["error"]["code"] == -32600
+
+
+def test_no_reply_holds_a_non_finite_number() -> None:
+    d = Dispatcher({"A.nan": lambda: float("nan"), "A.inf": lambda: [float("inf")]})
+    for method in ("A.nan", "A.inf"):
+        out = call(d, req(method))
+        assert out["error"]["code"] == -32603 and "JSON" in out["error"]["message"]
+    # a decoded document from elsewhere with a non-finite id is refused, not echoed
+    reply = d.run(req("A.nan", rid=float("nan")))
+    assert reply is not None and json.loads(reply.text)["error"]["code"] == -32600
+    assert call(d, req("A.nan", rid=1.5))["id"] == 1.5

@@ -1,0 +1,197 @@
+"""What every runner's guest must offer the kernel, e2e and cluster tiers: the modules, several
+network namespaces passing traffic over bonds, VLANs and bridges, daemons (dnsmasq handing out a
+lease, ovsdb-server and ovs-vswitchd making a bridge, etcd answering), unix sockets and FIFOs in
+TMPDIR, and the tiers' environment."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+MODULES = ("bonding", "8021q", "dummy", "bridge", "veth", "openvswitch", "sch_hfsc",
+           "sch_ingress", "sch_fq_codel", "cls_u32", "cls_basic", "em_meta")
+
+
+def sh(*argv: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr.strip()}"
+    return done.stdout
+
+
+def test_the_environment_names_the_runner() -> None:
+    assert os.environ["VDSM_NET_GUEST"] in ("uml", "uml-xstate", "qemu-kvm", "qemu-tcg")
+    assert os.environ["TMPDIR"] == "/run/tmp"
+
+
+def test_every_module_is_loaded_or_built_in() -> None:
+    release = os.uname().release
+    modroot = Path(os.environ["VDSM_NET_GUEST_MODROOT"])
+    builtin_list = modroot / "lib" / "modules" / release / "modules.builtin"
+    builtin = builtin_list.read_text(encoding="utf-8")
+    missing = [m for m in MODULES
+               if not Path(f"/sys/module/{m}").is_dir() and f"/{m}.ko\n" not in builtin]
+    assert missing == []
+
+
+def test_sockets_and_fifos_live_in_tmpdir(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert fifo.is_fifo()
+    path = str(tmp_path / "sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(path)
+            conn, _ = server.accept()
+            with conn:
+                client.sendall(b"ping")
+                assert conn.recv(4) == b"ping"
+
+
+@pytest.fixture
+def hosts() -> Iterator[tuple[str, str, str]]:
+    """A switch namespace with a bridge, and two hosts with a bond of two veth NICs each, a VLAN
+    100 on the bond and an address on it."""
+    tag = f"s{os.getpid()}"
+    sw, h1, h2 = f"{tag}sw", f"{tag}h1", f"{tag}h2"
+    for ns in (sw, h1, h2):
+        sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "-n", sw, "link", "add", "br0", "type", "bridge", "vlan_filtering", "0")
+        sh("ip", "-n", sw, "link", "set", "br0", "up")
+        for i, ns in enumerate((h1, h2), 1):
+            sh("ip", "-n", ns, "link", "add", "bond0", "type", "bond", "mode", "active-backup")
+            for nic in (1, 2):
+                peer = f"p{i}{nic}"
+                sh("ip", "link", "add", f"nic{nic}", "netns", ns, "type", "veth",
+                   "peer", "name", peer, "netns", sw)
+                sh("ip", "-n", sw, "link", "set", peer, "master", "br0", "up")
+                sh("ip", "-n", ns, "link", "set", f"nic{nic}", "master", "bond0")
+            sh("ip", "-n", ns, "link", "add", "link", "bond0", "name", "bond0.100",
+               "type", "vlan", "id", "100")
+            sh("ip", "-n", ns, "addr", "add", f"192.0.2.{i}/24", "dev", "bond0.100")
+            for dev in ("bond0", "bond0.100"):
+                sh("ip", "-n", ns, "link", "set", dev, "up")
+        yield sw, h1, h2
+    finally:
+        for ns in (sw, h1, h2):
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def test_traffic_passes_between_namespaces_over_bond_and_vlan(hosts: tuple[str, str, str]) -> None:
+    _, h1, _ = hosts
+    deadline = time.monotonic() + 30
+    while True:  # the bond's active port and the bridge's learning take a moment
+        done = subprocess.run(["ip", "netns", "exec", h1, "busybox", "ping", "-c", "1", "-W", "1",
+                               "192.0.2.2"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_daemon_in_one_namespace_serves_another(
+    hosts: tuple[str, str, str], tmp_path: Path
+) -> None:
+    _, h1, h2 = hosts
+    leases = tmp_path / "leases"
+    dnsmasq = subprocess.Popen(
+        ["ip", "netns", "exec", h1, "dnsmasq", "--keep-in-foreground", "--port=0",
+         "--interface=bond0.100", "--bind-interfaces", "--dhcp-range=192.0.2.50,192.0.2.60,1h",
+         f"--dhcp-leasefile={leases}", f"--pid-file={tmp_path / 'pid'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        sh("ip", "-n", h2, "addr", "flush", "dev", "bond0.100")
+        done = subprocess.run(
+            ["ip", "netns", "exec", h2, "busybox", "udhcpc", "-i", "bond0.100", "-n", "-q",
+             "-t", "10", "-T", "1", "-s", "/bin/true"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )
+        out = done.stdout + done.stderr
+        assert done.returncode == 0 and "lease of 192.0.2.5" in out, out
+        assert "192.0.2.5" in leases.read_text(encoding="utf-8")
+    finally:
+        dnsmasq.terminate()
+        dnsmasq.wait(timeout=10)
+
+
+def _wait_for(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not come up within {seconds} s"
+        time.sleep(0.2)
+
+
+def test_open_vswitch_daemons_run_with_their_database_under_run() -> None:
+    run = Path(tempfile.mkdtemp(prefix="ovs-", dir="/run"))
+    db, sock = run / "conf.db", run / "db.sock"
+    sh("ovsdb-tool", "create", str(db), "/usr/share/openvswitch/vswitch.ovsschema")
+    env = {**os.environ, "OVS_RUNDIR": str(run), "OVS_LOGDIR": str(run), "OVS_DBDIR": str(run)}
+    daemons = [subprocess.Popen(
+        ["ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run}/ovsdb.pid",
+         f"--unixctl={run}/ovsdb.ctl"], env=env, stderr=subprocess.DEVNULL)]
+    try:
+        _wait_for(sock.exists, "ovsdb-server")
+        vsctl = ("ovs-vsctl", f"--db=unix:{sock}")
+        sh(*vsctl, "--no-wait", "init")
+        daemons.append(subprocess.Popen(
+            ["ovs-vswitchd", f"unix:{sock}", f"--pidfile={run}/vswitchd.pid",
+             f"--unixctl={run}/vswitchd.ctl"], env=env, stderr=subprocess.DEVNULL))
+        sh(*vsctl, "--timeout=60", "add-br", "smokebr")
+        _wait_for(lambda: Path("/sys/class/net/smokebr").exists(), "the OVS bridge's kernel link")
+        assert "smokebr" in sh(*vsctl, "list-br")
+        sh(*vsctl, "--timeout=60", "del-br", "smokebr")
+    finally:
+        for d in reversed(daemons):
+            d.terminate()
+            d.wait(timeout=20)
+
+
+def _etcd(url: str, verb: str, body: dict[str, str]) -> dict[str, object]:
+    req = urllib.request.Request(f"{url}/v3/kv/{verb}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        answer: dict[str, object] = json.loads(resp.read())
+        return answer
+
+
+def test_etcd_runs_with_its_data_under_run() -> None:
+    data = tempfile.mkdtemp(prefix="etcd-", dir="/run")
+    url = "http://127.0.0.1:23790"
+    etcd = subprocess.Popen(
+        ["etcd", "--name", "smoke", "--data-dir", data, "--listen-client-urls", url,
+         "--advertise-client-urls", url, "--listen-peer-urls", "http://127.0.0.1:23800",
+         "--initial-advertise-peer-urls", "http://127.0.0.1:23800",
+         "--initial-cluster", "smoke=http://127.0.0.1:23800"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                return b"true" in resp.read()
+        except OSError:
+            return False
+
+    try:
+        _wait_for(answers, "etcd", 90)
+        key = base64.b64encode(b"/smoke/k").decode()
+        _etcd(url, "put", {"key": key, "value": base64.b64encode(b"v").decode()})
+        kvs = _etcd(url, "range", {"key": key})["kvs"]
+        assert isinstance(kvs, list)
+        assert base64.b64decode(kvs[0]["value"]) == b"v"
+    finally:
+        etcd.terminate()
+        etcd.wait(timeout=20)

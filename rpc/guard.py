@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,8 @@ class Guard:
         self.handshakes = handshakes  # in the order they began: the oldest first
         self.peers: dict[str, int] = {}
         self.used = 0  # bytes charged by all connections (may run ahead of the truth)
+        self.refused = 0  # sockets refused at accept, ever
+        self._refusal_logged = -1.0
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -75,14 +78,21 @@ class Guard:
         """Count a newly accepted socket from ``peer``, making room at the cap; False: refuse."""
         held = self.peers.get(peer, 0)
         if held >= self.limits.max_per_peer:
-            log.warning("%s holds %d connections, its limit; refusing another", peer, held)
-            return False
+            return self._refuse(f"{peer} holds {held} connections, its limit")
         full = len(self.connections) + len(self.handshakes) >= self.limits.max_connections
         if full and not self._make_room():
-            log.warning("connection cap (%d) reached; refusing", self.limits.max_connections)
-            return False
+            return self._refuse(f"connection cap ({self.limits.max_connections}) reached")
         self.peers[peer] = held + 1
         return True
+
+    def _refuse(self, why: str) -> bool:
+        """Count a refusal; log at most one a second (a flood must not flood the log)."""
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= 1.0 or self._refusal_logged < 0:
+            self._refusal_logged = now
+            log.warning("refusing a connection: %s (%d refused so far)", why, self.refused)
+        return False
 
     def release(self, peer: str) -> None:
         """A socket counted by :meth:`admit` is gone."""

@@ -124,14 +124,9 @@ class StompServer:
         self.broker = Broker(self._submit, limits=limits)
         self.connections: set[Connection] = set()
         self._handshakes: dict[socket.socket, Any] = {}
-        self.guard = Guard(
-            GuardLimits(
-                max_connections, max_per_peer, detect_timeout, frame_timeout, write_timeout,
-                memory_budget,
-            ),
-            self.connections,
-            self._handshakes,
-        )
+        guard = GuardLimits(max_connections, max_per_peer, detect_timeout, frame_timeout,
+                            write_timeout, memory_budget)
+        self.guard = Guard(guard, self.connections, self._handshakes)
         self.fast_path = FastPath(self.broker, dispatcher, inline_limit)
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
         self._listener: socket.socket | None = None

@@ -70,7 +70,7 @@ class Connection(asyncio.Protocol):
         self._corked_size = 0
         self._dead = False  # aborted for a broken limit: nothing more is written
         self._shed = False  # closed for a broken limit: the guard charges it nothing
-        self._in_use = 0  # input the codec held after the last chunk
+        self._queued = 0  # bytes of request bodies waiting for or running in the thread pool
         self._partial: tuple[int, float] | None = None  # (frames done, seen at) of a partial one
         self._stall: tuple[int, float] | None = None  # (output size, seen at) while not shrinking
         self._answer_fast = server.fast_path.answer
@@ -128,7 +128,7 @@ class Connection(asyncio.Protocol):
         if size > self.server.output_limit:
             self._overflow()
         elif size or self.charged:
-            self._charge(self._in_use + size)
+            self._charge(self.usage())
 
     def close(self) -> None:
         self._uncork()
@@ -165,10 +165,12 @@ class Connection(asyncio.Protocol):
         return self._last_read
 
     def usage(self) -> int:
-        """Bytes buffered now: input not yet a whole frame, and output not yet sent."""
+        """Bytes buffered now: input not yet a whole frame or not yet answered, and output not
+        yet sent."""
         if self._shed:
             return 0
-        held = len(self._head) + (self.session.parser.buffered if self.session else 0)
+        held = len(self._head) + self._queued
+        held += self.session.parser.buffered if self.session else 0
         return held + (self.transport.get_write_buffer_size() if self.transport else 0)
 
     def shed(self, reason: str, *, error: bool) -> None:
@@ -264,10 +266,8 @@ class Connection(asyncio.Protocol):
         finally:
             self._fast_ok = session.parser.idle
             self._uncork()
-        self._in_use = session.parser.buffered
-        if self._in_use or self.charged:
-            t = self.transport
-            self._charge(self._in_use + (t.get_write_buffer_size() if t else 0))
+        if session.parser.buffered or self._queued or self.charged:
+            self._charge(self.usage())
 
     def _send_tick(self) -> None:
         idle = self.loop.time() - self._last_write
@@ -284,14 +284,21 @@ class Connection(asyncio.Protocol):
             return
         self._timers.append(self.loop.call_later(max(limit - idle, 0.05), self._recv_tick))
 
-    def request_started(self) -> None:
+    def request_started(self, size: int) -> None:
+        """A request body of ``size`` bytes went to the thread pool (it counts as buffered
+        input until it is done)."""
         self._inflight += 1
+        self._queued += size
+        self._charge(self.usage())
         if self._inflight >= self.server.max_inflight and self.transport and not self._paused:
             self._paused = True
             self.transport.pause_reading()
 
-    def request_done(self) -> None:
+    def request_done(self, size: int) -> None:
         self._inflight -= 1
+        self._queued -= size
+        if self.charged:
+            self._charge(self.usage())
         if self._paused and self._inflight < self.server.max_inflight and self.transport:
             self._paused = False
             self._last_read = self.loop.time()

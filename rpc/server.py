@@ -258,7 +258,7 @@ class StompServer:
             job = self.dispatcher.run
         conn = session.link
         if isinstance(conn, Connection):
-            conn.request_started()
+            conn.request_started(len(body))
         try:
             fut = self.loop.run_in_executor(self._executor, job, arg, ctx)
         except RuntimeError:  # executor shut down
@@ -272,7 +272,7 @@ class StompServer:
     def _done(self, fut: asyncio.Future[Reply | None], request: Request) -> None:
         conn = request.session.link
         if isinstance(conn, Connection):
-            conn.request_done()
+            conn.request_done(len(request.body))
         if fut.cancelled():
             return
         exc = fut.exception()

@@ -31,8 +31,12 @@ OPEN = encode_frame("CONNECT", {"accept-version": "1.2"}) + encode_frame(
 )
 
 
+GATE = threading.Event()
+
+
 def _server(pki: Path, **limits: Any) -> BackgroundServer:
-    d = Dispatcher({"Host.ping2": lambda: None, "Test.big": lambda n: "x" * int(n)})
+    d = Dispatcher({"Host.ping2": lambda: None, "Test.big": lambda n: "x" * int(n),
+                    "Test.hold": lambda blob: GATE.wait(WAIT)})
     d.mark_inline("Host.ping2")
     return BackgroundServer(StompServer(d, server_ssl_context(pki), "127.0.0.1", 0, **limits))
 
@@ -200,5 +204,24 @@ def test_output_nobody_reads_times_out(
         assert _eventually(lambda: any(c.usage() for c in list(srv.connections)))
         assert _eventually(lambda: not srv.connections)
         assert "output not read in time" in caplog.text
+        assert ping_ok(bg.port, pki)
+    _no_tracebacks(caplog)
+
+
+def test_request_bodies_waiting_for_the_pool_count_against_the_budget(
+    pki: Path, held: list[socket.socket], caplog: pytest.LogCaptureFixture
+) -> None:
+    GATE.clear()
+    with _server(pki, memory_budget=4 * MIB) as bg:
+        sock = _tls_from("127.0.0.2", bg.port, pki)
+        assert sock is not None
+        held.append(sock)
+        body = json.dumps(request("Test.hold", {"blob": "x" * (900 * 1024)}))
+        head = {"destination": "jms.topic.vdsm_requests", "reply-to": "r"}
+        with contextlib.suppress(OSError):
+            sock.sendall(OPEN + encode_frame("SEND", head, body) * 8)
+        got = FrameReader(sock).until_closed(WAIT)
+        assert [f.headers.get("message") for f in got] == [None, "memory budget exceeded"]
+        GATE.set()
         assert ping_ok(bg.port, pki)
     _no_tracebacks(caplog)

@@ -1,13 +1,13 @@
 """vdsm-net: a stateless host network agent that speaks vdsm's language."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="vdsm-net",
     version="0.1.0",
     description="Stateless host network agent, wire-compatible with vdsm",
     python_requires=">=3.11",
-    packages=["vdsm_net", "vdsm_net.backends", "rpc"],
+    packages=find_packages(include=["vdsm_net", "vdsm_net.*", "rpc"]),
     install_requires=[
         "pyroute2>=0.9,<0.10",
         "cryptography>=42",

@@ -29,9 +29,9 @@ from dataclasses import replace
 from typing import Any
 
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.errors import KernelError
-from vdsm_net.kernel import Address, KernelState, Link, LinkKind, Route, Rule
-from vdsm_net.ops import (
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import Address, KernelState, Link, LinkKind, Route, Rule
+from vdsm_net.model.ops import (
     AddAddress,
     AddRoute,
     AddRule,

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.unit.config.config_fixtures import code_of, error_of, kernel, setup
-from vdsm_net.errors import (
+from vdsm_net.model.desired import Bond, Network, RunningConfig
+from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
     ERR_BAD_BONDING,
     ERR_BAD_BRIDGE,
@@ -17,8 +18,7 @@ from vdsm_net.errors import (
     ERR_USED_BOND,
     ERR_USED_NIC,
 )
-from vdsm_net.kernel import Link
-from vdsm_net.model import Bond, Network, RunningConfig
+from vdsm_net.model.kernel import Link
 
 BOND = {"bond1": {"nics": ["eth0", "eth1"]}}
 

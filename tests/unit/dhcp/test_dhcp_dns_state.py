@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vdsm_net.dns import Nameservers
-from vdsm_net.model import Network, RunningConfig
-from vdsm_net.resolv import host_nameservers
+from vdsm_net.dynamic.dns import Nameservers
+from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.model.desired import Network, RunningConfig
 
 HOST = "nameserver 9.9.9.9\n"
 

@@ -20,7 +20,7 @@ TEST_TIMEOUT = 1.5
 
 
 class AppError(Exception):
-    """Duck-typed application error, shaped like vdsm_net.errors.NetworkError."""
+    """Duck-typed application error, shaped like vdsm_net.model.errors.NetworkError."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rpc.jsonrpc import CallContext, Dispatcher, Reply
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
-from vdsm_net.errors import NetworkError
+from vdsm_net.model.errors import NetworkError
 
 
 @pytest.fixture

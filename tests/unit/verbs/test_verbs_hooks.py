@@ -13,7 +13,7 @@ import pytest
 
 from rpc.client import Client, ServerError
 from tests.unit.verbs.conftest import Agent
-from vdsm_net.hooks import (
+from vdsm_net.verbs.hooks import (
     AFTER_NETWORK_SETUP,
     AFTER_NETWORK_SETUP_FAIL,
     BEFORE_NETWORK_SETUP,

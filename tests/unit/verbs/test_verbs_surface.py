@@ -11,10 +11,10 @@ import pytest
 
 from rpc.client import Client, ServerError
 from rpc.jsonrpc import CallContext
-from tests.unit.verbs import verbs_typecheck as t
 from tests.unit.verbs.conftest import NICS, WAIT, Agent
-from vdsm_net.api import last_client_iface
-from vdsm_net.kernel import Address, LinkStats
+from vdsm_net.model.kernel import Address, LinkStats
+from vdsm_net.verbs import schema as t
+from vdsm_net.verbs.api import last_client_iface
 
 NOCHK = {"connectivityCheck": "false"}
 # The engine's own string forms (vdsm-wire §3.2).
@@ -182,7 +182,7 @@ def test_other_clients_subscribed_to_events_receive_them(agent: Agent, cli: Clie
 
 
 def test_last_client_iface_names_the_device_holding_the_local_address() -> None:
-    from vdsm_net.kernel import KernelState, Link
+    from vdsm_net.model.kernel import KernelState, Link
 
     state = KernelState({"br": Link("br", "bridge")},
                         frozenset({Address("br", "192.0.2.1/24"), Address("br", "2001:db8::1/64")}))

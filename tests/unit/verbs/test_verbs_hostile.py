@@ -20,6 +20,7 @@ from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.dynamic.resolv import RESOLV_ENV, host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import ERR_BAD_PARAMS, NetworkError
 from vdsm_net.verbs.api import HostApi
 from vdsm_net.verbs.hooks import BEFORE_NETWORK_SETUP, Hooks
 
@@ -194,6 +195,18 @@ def test_sane_connectivity_timeouts_are_accepted(
     assert "result" in plan, plan
     opts = host.engine.prepare({}, {}, {"connectivityTimeout": value}).request.options
     assert opts.connectivity_timeout == seconds
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 10**400, 1e10])
+def test_non_finite_timeouts_from_outside_the_wire_are_21(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: Any,
+) -> None:
+    """What a before-hook's JSON (Infinity, NaN, 1e400) or a boot spec can carry, past the
+    transport's strict JSON: still 21, never an OverflowError."""
+    host = make_host(tmp_path, monkeypatch)
+    with pytest.raises(NetworkError) as err:
+        host.engine.prepare({"n": {"nic": "eth1"}}, {}, {"connectivityTimeout": value})
+    assert err.value.code == ERR_BAD_PARAMS
 
 
 def test_an_owned_bridge_whose_tag_was_cleared_is_still_ours(

@@ -1,13 +1,13 @@
 """vdsm-net: a stateless host network agent that speaks vdsm's language."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="vdsm-net",
     version="0.1.0",
     description="Stateless host network agent, wire-compatible with vdsm",
     python_requires=">=3.11",
-    packages=["vdsm_net", "vdsm_net.backends", "vdsm_net.cluster", "rpc", "autonomic"],
+    packages=[*find_packages(include=["vdsm_net", "vdsm_net.*", "rpc"]), "autonomic"],
     # the manager is its own package (issue 13), kept apart from the agent in contrib/
     package_dir={"autonomic": "contrib/autonomic"},
     install_requires=[

@@ -14,15 +14,15 @@ from typing import Any
 from bench._kernel_work import fresh_netns, ip, removal, request
 from bench._wire_proc import thread_cpu_seconds
 from bench.bench_kernel import timed
-from vdsm_net.adopt import adopt
-from vdsm_net.api import HostApi
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.backends.netlink_monitor import NetlinkMonitor
-from vdsm_net.caps import network_caps
-from vdsm_net.dhcp import DhcpManager
-from vdsm_net.drift import compare
-from vdsm_net.engine import Engine
-from vdsm_net.resolv import host_nameservers
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.monitor import NetlinkMonitor
+from vdsm_net.dynamic.dhcp import DhcpManager
+from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.compare import compare
+from vdsm_net.engine.engine import Engine
+from vdsm_net.verbs.api import HostApi
+from vdsm_net.verbs.caps import network_caps
 
 ENGINE_OPTIONS = {"connectivityCheck": False}
 WIRE_OPTIONS = {"connectivityCheck": "false"}  # as the engine sends it

@@ -30,12 +30,12 @@ from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
 from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
-from vdsm_net.api import HostApi
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.backends.netlink_monitor import NetlinkMonitor
-from vdsm_net.backends.netlink_worker import NetlinkWorker
-from vdsm_net.drift import DriftMonitor, DriftReport, Poke
-from vdsm_net.engine import Engine
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.monitor import NetlinkMonitor
+from vdsm_net.backends.netlink.worker import NetlinkWorker
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport, Poke
+from vdsm_net.engine.engine import Engine
+from vdsm_net.verbs.api import HostApi
 
 WAIT = 10.0
 NETWORKS = {"net1": {"nic": "dummy_0", "bridged": True, "mtu": 9000,

@@ -30,8 +30,8 @@ from bench._kernel_work import (
     removal,
     request,
 )
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.engine import Engine
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.engine.engine import Engine
 
 OPTIONS = {"connectivityCheck": False}
 REPEAT = 5  # re-apply and observe: best of this many

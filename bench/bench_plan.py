@@ -14,9 +14,9 @@ from dataclasses import replace
 from typing import TypeVar
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.model import Bond, Network, RunningConfig
-from vdsm_net.plan import diff
-from vdsm_net.render import render, source_table
+from vdsm_net.engine.plan.planner import diff
+from vdsm_net.engine.render import render, source_table
+from vdsm_net.model.desired import Bond, Network, RunningConfig
 
 T = TypeVar("T")
 BONDS = 4

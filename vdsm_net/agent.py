@@ -9,16 +9,15 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from vdsm_net.adopt import adopt
-from vdsm_net.api import HostApi
+from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.backends.netlink_monitor import NetlinkMonitor
-from vdsm_net.cli import make_backend
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.cluster.etcd import parse_endpoints
 from vdsm_net.cluster.hostside import (
     ClusterPlan,
@@ -28,13 +27,15 @@ from vdsm_net.cluster.hostside import (
     start_registration,
 )
 from vdsm_net.cluster.identity import IdentityError
-from vdsm_net.dhcp import DEFAULT_RUN_DIR, DhcpManager
-from vdsm_net.drift import DriftMonitor
-from vdsm_net.engine import Engine
-from vdsm_net.errors import NetworkError
-from vdsm_net.hooks import DEFAULT_TIMEOUT, Hooks
-from vdsm_net.hostinfo import HostInfo
-from vdsm_net.resolv import host_nameservers
+from vdsm_net.drift.monitor import DriftMonitor
+from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
+from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import NetworkError
+from vdsm_net.verbs.api import HostApi, emit_host_conn
+from vdsm_net.verbs.hooks import DEFAULT_TIMEOUT, Hooks
+from vdsm_net.verbs.hostinfo import HostInfo
 
 log = logging.getLogger("vdsm-netd")
 
@@ -84,8 +85,9 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     dispatcher = Dispatcher(ready=False)  # every verb answers 99 until the boot spec is in
     server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
     dhcp = make_dhcp(args)
+    drift = make_drift(args, engine, lambda: emit_host_conn(server.publish_event))
     api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()),
-                  dhcp=dhcp, host=HostInfo(host_id=host_id))
+                  dhcp=dhcp, drift=drift, host=HostInfo(host_id=host_id))
     api.register(dispatcher.register)
     # trivial verbs answer on the event loop; the rest run in the thread pool
     dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
@@ -95,9 +97,7 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         await loop.run_in_executor(None, apply_boot_spec, engine, spec)
     if dhcp is not None:  # adopted or boot-spec DHCP networks get their clients back
         await loop.run_in_executor(None, dhcp.apply, engine.running)
-        dhcp.on_change = api.lease_changed
-        dhcp.start_monitor()
-    drift = start_drift(args, engine, api)
+        dhcp.start_monitor(on_change=api.lease_changed)
     if drift is not None:
         await loop.run_in_executor(None, drift.start)
     dispatcher.ready = True
@@ -119,8 +119,11 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     return 0
 
 
-def start_drift(args: argparse.Namespace, engine: Engine, api: HostApi) -> DriftMonitor | None:
-    """--drift report|enforce: netlink events (real kernel) plus the periodic compare."""
+def make_drift(
+    args: argparse.Namespace, engine: Engine, host_conn: Callable[[], None]
+) -> DriftMonitor | None:
+    """--drift report|enforce: netlink events (real kernel) plus the periodic compare; a change
+    of the report calls ``host_conn`` (the event that makes the engine re-read caps)."""
     if args.drift == "off":
         return None
     backend = engine.backend
@@ -128,9 +131,7 @@ def start_drift(args: argparse.Namespace, engine: Engine, api: HostApi) -> Drift
     if isinstance(backend, NetlinkBackend):
         netns = backend.netns
         events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
-    drift = DriftMonitor(engine, args.drift, lambda _report: api.emit_host_conn(), events=events)
-    api.drift = drift
-    return drift
+    return DriftMonitor(engine, args.drift, lambda _report: host_conn(), events=events)
 
 
 DHCP_RUN_DIR_ENV = "VDSM_NET_DHCP_RUN_DIR"

@@ -14,20 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from vdsm_net.backends.base import Backend
+from vdsm_net.backends.factory import make_backend
 from vdsm_net.cluster.keys import DEFAULT_HOST_TTL, DEFAULT_PREFIX
-from vdsm_net.errors import NetworkError
-from vdsm_net.ops import plan_to_dot, plan_to_json
-
-
-def make_backend(kind: str, nics: str, netns: str | None = None) -> Backend:
-    if kind == "memory":
-        from vdsm_net.backends.memory import MemoryKernel
-
-        return MemoryKernel(nics=[n for n in nics.split(",") if n])
-    from vdsm_net.backends.netlink import NetlinkBackend
-
-    return NetlinkBackend(netns=netns)
+from vdsm_net.model.errors import NetworkError
+from vdsm_net.model.ops import plan_to_dot, plan_to_json
 
 
 def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
@@ -63,7 +53,7 @@ def plan_main(argv: Sequence[str]) -> int:
     parser.add_argument("-f", "--file", required=True, help="request JSON file, or - for stdin")
     parser.add_argument("--format", choices=("json", "text", "dot"), default="json")
     args = parser.parse_args(argv)
-    from vdsm_net.engine import Engine
+    from vdsm_net.engine.engine import Engine
 
     try:
         body = read_request(args.file)

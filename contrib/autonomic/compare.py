@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from autonomic.render import Rendered
-from vdsm_net.canonicalize import canonical_bond, canonical_network
-from vdsm_net.errors import NetworkError
-from vdsm_net.model import Bond, Network
+from vdsm_net.engine.canonicalize import canonical_bond, canonical_network
+from vdsm_net.model.desired import Bond, Network
+from vdsm_net.model.errors import NetworkError
 
 
 def _same_v6(wanted: str, reported: list[Any]) -> bool:

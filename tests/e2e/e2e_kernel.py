@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.kernel.conftest import ip
+from tests.common.iproute import ip
 
 __all__ = ["ip"]
 

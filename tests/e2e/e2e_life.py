@@ -21,9 +21,9 @@ import pytest
 from rpc.client import ClientError
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
-from vdsm_net.adopt import tag_fields
 from vdsm_net.backends.killswitch import KILL_AT_WRITE_ENV
-from vdsm_net.backends.netlink_worker import NetlinkWorker
+from vdsm_net.backends.netlink.worker import NetlinkWorker
+from vdsm_net.engine.adopt import tag_fields
 
 MGMT = "ovirtmgmt"
 MGMT_NIC = "dummy_0"

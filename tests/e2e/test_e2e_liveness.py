@@ -14,7 +14,7 @@ from rpc.client import Client, ClientError, ServerError
 from rpc.tls import CA_FILE
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
-from tests.unit.verbs import verbs_typecheck as t
+from vdsm_net.verbs import schema as t
 
 
 def test_ping_ping2_confirm_connectivity_answer_true(shared_agent: Agent) -> None:

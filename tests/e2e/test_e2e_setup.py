@@ -25,7 +25,7 @@ from tests.e2e.e2e_requests import (
     setup,
     vlan_net,
 )
-from tests.unit.verbs import verbs_typecheck as t
+from vdsm_net.verbs import schema as t
 
 EVENT_WAIT = 30.0
 

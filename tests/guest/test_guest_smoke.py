@@ -127,11 +127,28 @@ def test_a_daemon_in_one_namespace_serves_another(
         dnsmasq.wait(timeout=10)
 
 
-def _wait_for(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not come up within {seconds} s"
-        time.sleep(0.2)
+class Daemon:
+    """A daemon started by a test, its output in a log file under TMPDIR."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.log = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait_for(self, check: Callable[[], bool], seconds: float = 120) -> None:
+        """Wait until check() holds; fail at once, with the daemon's log, if it exits first."""
+        deadline = time.monotonic() + seconds
+        while not check():
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
+                pytest.fail(f"{self.name} exited with {self.proc.returncode}: {tail}")
+            assert time.monotonic() < deadline, f"{self.name} did not come up within {seconds} s"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
 
 
 def test_open_vswitch_daemons_run_with_their_database_under_run() -> None:
@@ -139,24 +156,23 @@ def test_open_vswitch_daemons_run_with_their_database_under_run() -> None:
     db, sock = run / "conf.db", run / "db.sock"
     sh("ovsdb-tool", "create", str(db), "/usr/share/openvswitch/vswitch.ovsschema")
     env = {**os.environ, "OVS_RUNDIR": str(run), "OVS_LOGDIR": str(run), "OVS_DBDIR": str(run)}
-    daemons = [subprocess.Popen(
-        ["ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run}/ovsdb.pid",
-         f"--unixctl={run}/ovsdb.ctl"], env=env, stderr=subprocess.DEVNULL)]
+    daemons = [Daemon("ovsdb-server", [
+        "ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run}/ovsdb.pid",
+        f"--unixctl={run}/ovsdb.ctl"], env)]
     try:
-        _wait_for(sock.exists, "ovsdb-server")
+        daemons[0].wait_for(sock.exists)
         vsctl = ("ovs-vsctl", f"--db=unix:{sock}")
         sh(*vsctl, "--no-wait", "init")
-        daemons.append(subprocess.Popen(
-            ["ovs-vswitchd", f"unix:{sock}", f"--pidfile={run}/vswitchd.pid",
-             f"--unixctl={run}/vswitchd.ctl"], env=env, stderr=subprocess.DEVNULL))
-        sh(*vsctl, "--timeout=60", "add-br", "smokebr")
-        _wait_for(lambda: Path("/sys/class/net/smokebr").exists(), "the OVS bridge's kernel link")
+        daemons.append(Daemon("ovs-vswitchd", [
+            "ovs-vswitchd", f"unix:{sock}", f"--pidfile={run}/vswitchd.pid",
+            f"--unixctl={run}/vswitchd.ctl"], env))
+        sh(*vsctl, "--timeout=120", "add-br", "smokebr")
+        daemons[1].wait_for(lambda: Path("/sys/class/net/smokebr").exists())
         assert "smokebr" in sh(*vsctl, "list-br")
-        sh(*vsctl, "--timeout=60", "del-br", "smokebr")
+        sh(*vsctl, "--timeout=120", "del-br", "smokebr")
     finally:
         for d in reversed(daemons):
-            d.terminate()
-            d.wait(timeout=20)
+            d.stop()
 
 
 def _etcd(url: str, verb: str, body: dict[str, str]) -> dict[str, object]:
@@ -170,13 +186,11 @@ def _etcd(url: str, verb: str, body: dict[str, str]) -> dict[str, object]:
 def test_etcd_runs_with_its_data_under_run() -> None:
     data = tempfile.mkdtemp(prefix="etcd-", dir="/run")
     url = "http://127.0.0.1:23790"
-    etcd = subprocess.Popen(
-        ["etcd", "--name", "smoke", "--data-dir", data, "--listen-client-urls", url,
-         "--advertise-client-urls", url, "--listen-peer-urls", "http://127.0.0.1:23800",
-         "--initial-advertise-peer-urls", "http://127.0.0.1:23800",
-         "--initial-cluster", "smoke=http://127.0.0.1:23800"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    etcd = Daemon("etcd", [
+        "etcd", "--name", "smoke", "--data-dir", data, "--listen-client-urls", url,
+        "--advertise-client-urls", url, "--listen-peer-urls", "http://127.0.0.1:23800",
+        "--initial-advertise-peer-urls", "http://127.0.0.1:23800",
+        "--initial-cluster", "smoke=http://127.0.0.1:23800"])
 
     def answers() -> bool:
         try:
@@ -186,12 +200,11 @@ def test_etcd_runs_with_its_data_under_run() -> None:
             return False
 
     try:
-        _wait_for(answers, "etcd", 90)
+        etcd.wait_for(answers)
         key = base64.b64encode(b"/smoke/k").decode()
         _etcd(url, "put", {"key": key, "value": base64.b64encode(b"v").decode()})
         kvs = _etcd(url, "range", {"key": key})["kvs"]
         assert isinstance(kvs, list)
         assert base64.b64decode(kvs[0]["value"]) == b"v"
     finally:
-        etcd.terminate()
-        etcd.wait(timeout=20)
+        etcd.stop()

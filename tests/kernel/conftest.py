@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.kernel.parity_scenarios import Foreign
+from tests.common.iproute import ip
+from tests.common.parity_scenarios import Foreign
 from vdsm_net.backends.base import Backend
-from vdsm_net.backends.netlink import NetlinkBackend
+from vdsm_net.backends.netlink.backend import NetlinkBackend
 
 DUMMIES = ("dummy_0", "dummy_1", "dummy_2")
 VETHS = (("veth_0", "veth_0p"),)
 _counter = itertools.count()
-
-
-def ip(*args: str) -> str:
-    """Run iproute2; raise with its message on failure."""
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
 
 
 @pytest.fixture

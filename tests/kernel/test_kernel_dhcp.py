@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import ip
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.caps import network_caps
-from vdsm_net.dhcp import DhcpManager
-from vdsm_net.engine import Engine
-from vdsm_net.kernel import MAIN_TABLE, KernelState
+from tests.common.iproute import ip
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.dynamic.dhcp import DhcpManager
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.kernel import MAIN_TABLE, KernelState
+from vdsm_net.verbs.caps import network_caps
 
 NO_CHECK = {"connectivityCheck": False}
 POOL = "192.0.2."

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import ip
-from vdsm_net.dhcp import IPV6_CONF, DhcpManager
-from vdsm_net.model import Network, RunningConfig
+from tests.common.iproute import ip
+from vdsm_net.dynamic.dhcp import IPV6_CONF, DhcpManager
+from vdsm_net.model.desired import Network, RunningConfig
 
 CONFIG = RunningConfig(networks={
     "auto": Network("auto", nic="dummy_0", bridged=False, ipv6autoconf=True),

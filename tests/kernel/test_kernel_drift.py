@@ -17,12 +17,12 @@ from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
 from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
-from tests.kernel.conftest import ip
-from vdsm_net.api import HOST_CONN_EVENT, HostApi
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.backends.netlink_monitor import NetlinkMonitor
-from vdsm_net.drift import DriftMonitor, DriftReport, Poke
-from vdsm_net.engine import Engine
+from tests.common.iproute import ip
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.monitor import NetlinkMonitor
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport, Poke
+from vdsm_net.engine.engine import Engine
+from vdsm_net.verbs.api import HOST_CONN_EVENT, HostApi
 
 WAIT = 20.0  # generous upper bound for "eventually"; never a pass/fail timing
 NETWORKS: dict[str, Any] = {

@@ -11,18 +11,19 @@ from typing import Any
 
 import pytest
 
-from tests.kernel.conftest import NetlinkWorld, ip
-from tests.kernel.parity_scenarios import SCENARIOS
+from tests.common.iproute import ip
+from tests.common.parity_scenarios import SCENARIOS
+from tests.kernel import pyroute2_oracle as obs
+from tests.kernel.conftest import NetlinkWorld
 from tests.kernel.test_kernel_faults import fault_points, snapshot
-from vdsm_net import ops as o
-from vdsm_net.backends import netlink_observe as obs
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.backends.netlink_bondopts import read_bond_options
-from vdsm_net.backends.netlink_worker import NetlinkWorker
-from vdsm_net.engine import Engine
-from vdsm_net.errors import KernelError
-from vdsm_net.kernel import KernelState, Link
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.bondopts import read_bond_options
+from vdsm_net.backends.netlink.worker import NetlinkWorker
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model import ops as o
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import KernelState, Link
 
 
 def _rich_state(ns: str) -> None:

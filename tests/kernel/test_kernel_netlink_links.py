@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kernel.conftest import ip
-from vdsm_net import ops as o
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.errors import KernelError
-from vdsm_net.kernel import Link
+from tests.common.iproute import ip
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.model import ops as o
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import Link
 
 
 def test_observe_sees_the_nics(backend: NetlinkBackend) -> None:

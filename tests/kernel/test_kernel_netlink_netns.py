@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.conftest import ip
-from vdsm_net import ops as o
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.kernel import Link
-from vdsm_net.nicfacts import read_nic_facts
+from tests.common.iproute import ip
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.nicfacts import read_nic_facts
+from vdsm_net.model import ops as o
+from vdsm_net.model.kernel import Link
 
 
 def test_named_netns_is_isolated_from_the_caller(backend: NetlinkBackend, nics_ns: str) -> None:

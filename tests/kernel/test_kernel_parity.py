@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.common.parity_runner import MemoryWorld, World, differences, normalize, run_step
+from tests.common.parity_scenarios import SCENARIOS, Scenario, params
 from tests.kernel.conftest import NetlinkWorld
-from tests.kernel.parity_runner import MemoryWorld, World, differences, normalize, run_step
-from tests.kernel.parity_scenarios import SCENARIOS, Scenario, params
-from vdsm_net import ops as o
 from vdsm_net.backends.base import Backend
-from vdsm_net.engine import Engine
-from vdsm_net.kernel import Link
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model import ops as o
+from vdsm_net.model.kernel import Link
 
 
 def test_both_worlds_start_equal(real: NetlinkWorld) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.kernel.conftest import ip
-from vdsm_net.backends.netlink import NetlinkBackend
-from vdsm_net.kernel import LinkStats
+from tests.common.iproute import ip
+from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.model.kernel import LinkStats
 
 PINGS = 5
 PAYLOAD = 1000

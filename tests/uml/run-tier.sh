@@ -52,6 +52,9 @@ cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 MODROOT=$("$PY" -m tests.uml modroot "$RUNNER" "$WORK") || fail "no module tree for $RUNNER"
+# pytest-timeout's per-test guard against a hang (pyproject: 120 s); emulation without
+# acceleration runs Python about 5 times slower, so its guard is longer. No test asserts a time.
+case "$RUNNER" in qemu-tcg) TEST_TIMEOUT=600 ;; *) TEST_TIMEOUT=120 ;; esac
 
 # Arguments for the guest, one per line (quoted safely with printf %q).
 ARGS=""
@@ -63,6 +66,7 @@ cat >"$WORK/init.sh" <<EOF
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TMPDIR=/run/tmp PYTHONDONTWRITEBYTECODE=1
 export VDSM_NET_UML=1 VDSM_NET_GUEST=$RUNNER VDSM_NET_GUEST_MODROOT=$MODROOT
+export PYTEST_TIMEOUT=$TEST_TIMEOUT
 STATUS=$WORK/status
 finish() { sync; echo o >/proc/sysrq-trigger 2>/dev/null; sleep 30; poweroff -f -f 2>/dev/null; exit 0; }
 mount -t proc proc /proc

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from vdsm_net.kernel import KernelState
-from vdsm_net.ops import Op
+from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.ops import Op
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Backend(Protocol):
         ...
 
     def apply(self, op: Op) -> None:
-        """Apply one op, or raise ``vdsm_net.errors.KernelError`` and change nothing."""
+        """Apply one op, or raise ``vdsm_net.model.errors.KernelError`` and change nothing."""
         ...
 
     def nic_facts(self, name: str) -> NicFacts:
@@ -37,6 +37,7 @@ class Backend(Protocol):
         ...
 
 
+@runtime_checkable
 class BatchBackend(Backend, Protocol):
     """A backend that can apply many ops at once (optional; the engine uses it when present)."""
 

@@ -21,8 +21,8 @@ import threading
 from collections.abc import Callable, Mapping
 
 from vdsm_net.backends.base import Backend, NicFacts
-from vdsm_net.kernel import KernelState
-from vdsm_net.ops import Op
+from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.ops import Op
 
 KILL_AT_WRITE_ENV = "VDSM_NET_TEST_SIGKILL_AT_WRITE"
 

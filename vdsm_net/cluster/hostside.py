@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from vdsm_net import __version__
-from vdsm_net.caps import HIDDEN_NIC_PREFIXES
 from vdsm_net.cluster.cmdline import BootCmdline
 from vdsm_net.cluster.cmdline_spec import parse_cmdline
 from vdsm_net.cluster.etcd import Endpoint
 from vdsm_net.cluster.identity import IdentityError, boot_id, host_id, mgmt_nic, nic_facts
 from vdsm_net.cluster.keys import Keys
 from vdsm_net.cluster.registration import Registrar
-from vdsm_net.engine import Engine
-from vdsm_net.kernel import KernelState
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.kernel import KernelState
+from vdsm_net.verbs.caps import HIDDEN_NIC_PREFIXES
 
 PROC_CMDLINE = "/proc/cmdline"
 

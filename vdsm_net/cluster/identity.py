@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from vdsm_net.kernel import KernelState
+from vdsm_net.model.kernel import KernelState
 
 DMI_PRODUCT_UUID = "sys/class/dmi/id/product_uuid"
 BOOT_ID = "proc/sys/kernel/random/boot_id"

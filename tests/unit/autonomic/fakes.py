@@ -13,11 +13,11 @@ from autonomic.hostport import HostRefused, HostUnreachable
 from autonomic.leader import Leadership
 from autonomic.reconcile import Reconciler
 from autonomic.store import FakeClock, MemoryStore
-from vdsm_net.api import Connectivity, HostApi
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.cluster.keys import Keys
-from vdsm_net.engine import Engine
-from vdsm_net.errors import NetworkError
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import NetworkError
+from vdsm_net.verbs.api import Connectivity, HostApi
 
 NICS = ("eth0", "eth1", "eth2", "eth3")
 MGMT_ATTRS = {"nic": "eth0", "bridged": True, "ipaddr": "192.168.50.11",

@@ -9,7 +9,7 @@ import pytest
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.cluster.cmdline import CmdlineError, split_cmdline, split_fields
 from vdsm_net.cluster.cmdline_spec import parse_cmdline
-from vdsm_net.engine import Engine
+from vdsm_net.engine.engine import Engine
 
 BOND_VLAN_BRIDGE = (
     "BOOT_IMAGE=/vmlinuz-6.1 root=UUID=1234 ro quiet "

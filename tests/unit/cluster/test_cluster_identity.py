@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.api import HostApi
 from vdsm_net.backends.memory import MemoryKernel
 from vdsm_net.cluster.identity import (
     IdentityError,
@@ -18,9 +17,10 @@ from vdsm_net.cluster.identity import (
     nic_facts,
     permanent_mac,
 )
-from vdsm_net.engine import Engine
-from vdsm_net.hostinfo import HostInfo
-from vdsm_net.kernel import KernelState, Link
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.kernel import KernelState, Link
+from vdsm_net.verbs.api import HostApi
+from vdsm_net.verbs.hostinfo import HostInfo
 
 DMI = "4C4C4544-0042-3510-8052-B4C04F4B4E31"
 STATE = KernelState(links={

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.canonicalize import canonicalize
-from vdsm_net.errors import NetworkError
-from vdsm_net.kernel import KernelState, Link
-from vdsm_net.merge import merge
-from vdsm_net.model import Pairs, Request, RunningConfig
-from vdsm_net.validate import validate
+from vdsm_net.engine.canonicalize import canonicalize
+from vdsm_net.engine.merge import merge
+from vdsm_net.engine.validate import validate
+from vdsm_net.model.desired import Pairs, Request, RunningConfig
+from vdsm_net.model.errors import NetworkError
+from vdsm_net.model.kernel import KernelState, Link
 
 NICS = ("eth0", "eth1", "eth2", "eth3")
 

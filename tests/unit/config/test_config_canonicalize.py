@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from tests.unit.config.config_fixtures import kernel
-from vdsm_net.canonicalize import canonicalize, stp_bool, tobool
-from vdsm_net.errors import (
+from vdsm_net.engine.canonicalize import blocking_dhcp, canonicalize, stp_bool, tobool
+from vdsm_net.model.desired import Bond, Network, Options, Request, RunningConfig
+from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
     ERR_BAD_BONDING,
     ERR_BAD_PARAMS,
     ERR_BAD_VLAN,
     NetworkError,
 )
-from vdsm_net.model import Bond, Network, Options, Request, RunningConfig
 
 
 def canon(
@@ -317,3 +317,10 @@ def test_inputs_not_mutated() -> None:
     net = request.networks["net"]
     assert net is not None and net.host_qos == {"out": {}}
     assert net.host_qos is not networks["net"]["hostQos"]
+
+
+def test_blockingdhcp_is_read_with_vdsm_s_tobool() -> None:
+    networks = {"a": {"blockingdhcp": "2"}, "b": {"blockingdhcp": "yes"},
+                "c": {"blockingdhcp": True}, "d": {"blockingdhcp": "TRUE"}, "e": {},
+                "f": "not an object", "g": {"blockingdhcp": 0}}
+    assert blocking_dhcp(networks) == ["a", "c", "d"]

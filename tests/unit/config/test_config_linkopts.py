@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from vdsm_net.linkopts import (
+from vdsm_net.model.bridgeopts import BRIDGE_DEFAULTS, bridge_option_value, strip_bridge_defaults
+from vdsm_net.model.linkopts import (
     BOND_MODES,
     BOND_OPTION_NAMES,
-    BRIDGE_DEFAULTS,
     bond_defaults,
     bond_option_value,
-    bridge_option_value,
     canonical_bond_options,
     mode_number,
     parse_pairs,
     strip_bond_defaults,
-    strip_bridge_defaults,
 )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vdsm_net.merge import merge
-from vdsm_net.model import Bond, Network, Options, Request, RunningConfig
+from vdsm_net.engine.merge import merge
+from vdsm_net.model.desired import Bond, Network, Options, Request, RunningConfig
 
 A = Network(name="a", nic="eth0")
 B = Network(name="b", nic="eth1", vlan=5)

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from vdsm_net.canonicalize import canonical_bond, canonical_network
-from vdsm_net.linkopts import BOND_MODES, canonical_bond_options
-from vdsm_net.merge import merge
-from vdsm_net.model import Bond, Network, Options, Request, RunningConfig
+from vdsm_net.engine.canonicalize import canonical_bond, canonical_network
+from vdsm_net.engine.merge import merge
+from vdsm_net.model.desired import Bond, Network, Options, Request, RunningConfig
+from vdsm_net.model.linkopts import BOND_MODES, canonical_bond_options
 
 NICS = st.sampled_from(["eth0", "eth1", "ens3", "enp0s31f6"])
 BOOLS = st.one_of(st.booleans(), st.sampled_from(["true", "false", "TRUE", "False", "1", "0"]))

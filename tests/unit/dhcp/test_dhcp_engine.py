@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.engine import Engine
-from vdsm_net.errors import ERR_LOST_CONNECTION, NetworkError
-from vdsm_net.kernel import Address
-from vdsm_net.model import RunningConfig
-from vdsm_net.ops import DelAddress, DelRule
-from vdsm_net.plan import diff
-from vdsm_net.render import render
+from vdsm_net.engine.engine import Engine
+from vdsm_net.engine.plan.planner import diff
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import RunningConfig
+from vdsm_net.model.errors import ERR_LOST_CONNECTION, NetworkError
+from vdsm_net.model.kernel import Address
+from vdsm_net.model.ops import DelAddress, DelRule
 
 NOCHK = {"connectivityCheck": "false"}
 CHECK = {"connectivityCheck": "true", "connectivityTimeout": 0}

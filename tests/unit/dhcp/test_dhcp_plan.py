@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from vdsm_net.kernel import (
+from vdsm_net.engine.plan.planner import diff
+from vdsm_net.engine.render import dynamic_families, render, source_tables
+from vdsm_net.model.desired import Network, RunningConfig
+from vdsm_net.model.kernel import (
     MAIN_TABLE,
     SOURCE_RULE_PRIORITY,
     Address,
@@ -14,10 +17,7 @@ from vdsm_net.kernel import (
     Route,
     Rule,
 )
-from vdsm_net.model import Network, RunningConfig
-from vdsm_net.ops import AddAddress, DelAddress, DelRoute, DelRule, Op
-from vdsm_net.plan import diff
-from vdsm_net.render import dynamic_families, render, source_tables
+from vdsm_net.model.ops import AddAddress, DelAddress, DelRoute, DelRule, Op
 
 NICS = {"eth0": Link("eth0", "nic", up=True), "eth1": Link("eth1", "nic", up=True)}
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from vdsm_net.dhcp import DhcpManager, client_specs, slaac_settings
-from vdsm_net.dhcp_hook import lease_from_env
-from vdsm_net.dns import apply_nameservers, desired_nameservers, runtime_only
-from vdsm_net.kernel import MAIN_TABLE
-from vdsm_net.model import Network, RunningConfig
-from vdsm_net.render import source_tables
-from vdsm_net.resolv import host_nameservers
+from vdsm_net.dynamic.dhcp import DhcpManager, client_specs, slaac_settings
+from vdsm_net.dynamic.dhcp_hook import lease_from_env
+from vdsm_net.dynamic.dns import apply_nameservers, desired_nameservers, runtime_only
+from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.engine.render import source_tables
+from vdsm_net.model.desired import Network, RunningConfig
+from vdsm_net.model.kernel import MAIN_TABLE
 
 MGMT = Network("mgmt", nic="eth0", bootproto="dhcp", default_route=True)
 DATA = Network("data", nic="eth1", vlan=7, bridged=False, bootproto="dhcp")

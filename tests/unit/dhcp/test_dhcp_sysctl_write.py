@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vdsm_net.dhcp import DhcpManager, write_sysctls
-from vdsm_net.model import Network, RunningConfig
+from vdsm_net.dynamic.dhcp import DhcpManager, write_sysctls
+from vdsm_net.model.desired import Network, RunningConfig
 
 DEFAULTS = {"autoconf": "1", "accept_ra": "1"}  # the kernel's values on a new link
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from vdsm_net import dhcp6
-from vdsm_net.dhcp6 import Lease, Session, duid_ll, iaid_for, option, options, parse
+from vdsm_net.dynamic import dhcp6
+from vdsm_net.dynamic.dhcp6 import Lease, Session, duid_ll, iaid_for, option, options, parse
 
 SERVER_ID = b"\x00\x03\x00\x01\x02\x00\x00\x00\x00\x01"
 CLIENT_ID = duid_ll("52:54:00:12:34:56")

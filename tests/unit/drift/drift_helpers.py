@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.drift import Poke
-from vdsm_net.engine import Engine
+from vdsm_net.drift.monitor import Poke
+from vdsm_net.engine.engine import Engine
 
 NICS = ["eth0", "eth1", "eth2", "eth3"]
 NOCHK = {"connectivityCheck": "false"}

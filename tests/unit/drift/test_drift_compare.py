@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from vdsm_net.drift import compare, scope_of
-from vdsm_net.engine import Engine
-from vdsm_net.kernel import Address, Link
-from vdsm_net.ops import (
+from vdsm_net.drift.monitor import scope_of
+from vdsm_net.engine.compare import compare
+from vdsm_net.engine.engine import Engine
+from vdsm_net.engine.plan.planner import verify
+from vdsm_net.engine.render import render
+from vdsm_net.model.kernel import Address, Link
+from vdsm_net.model.ops import (
     CreateLink,
     DelAddress,
     DeleteLinks,
@@ -19,8 +22,6 @@ from vdsm_net.ops import (
     SetTag,
     SetUp,
 )
-from vdsm_net.plan import verify
-from vdsm_net.render import render
 
 from .drift_helpers import configured
 

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from vdsm_net.backends.netlink_codec import (
+from vdsm_net.backends.netlink.codec import (
     IFADDRMSG,
     IFINFOMSG,
     IFLA_IFNAME,
@@ -29,7 +29,7 @@ from vdsm_net.backends.netlink_codec import (
     message,
     u32,
 )
-from vdsm_net.backends.netlink_monitor import RTA_OIF, LinkNamer, NetlinkMonitor
+from vdsm_net.backends.netlink.monitor import RTA_OIF, LinkNamer, NetlinkMonitor
 
 RTA_DST, RTA_TABLE = 1, 15
 
@@ -185,12 +185,12 @@ def test_an_overflow_asks_for_a_full_compare_and_reading_goes_on(
     overflow = OSError(errno.ENOBUFS, "No buffer space available")
     sock = FakeSocket(link(RTM_NEWLINK, 1, "net1"), overflow, link(RTM_NEWLINK, 2, "net2"),
                       OSError(errno.ENOBUFS, "No buffer space available"))
-    with caplog.at_level(logging.WARNING, logger="vdsm_net.backends.netlink_monitor"):
+    with caplog.at_level(logging.WARNING, logger="vdsm_net.backends.netlink.monitor"):
         assert drain(mon, sock) == {"net1", "net2", None}
     assert mon.events == 2 and mon.overflows == 2 and sock.items == []
     assert len(caplog.records) == 1  # at most one warning a second
     mon.clock = lambda: 101.5
-    with caplog.at_level(logging.WARNING, logger="vdsm_net.backends.netlink_monitor"):
+    with caplog.at_level(logging.WARNING, logger="vdsm_net.backends.netlink.monitor"):
         assert drain(mon, FakeSocket(overflow)) == {None}
     assert len(caplog.records) == 2
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.drift import CAPS_KEY, DriftMonitor, DriftReport
-from vdsm_net.errors import KernelError
-from vdsm_net.ops import SetMaster, SetMtu
+from vdsm_net.drift.monitor import CAPS_KEY, DriftMonitor, DriftReport
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.ops import SetMaster, SetMtu
 
 from .drift_helpers import BODY, NOCHK, FakeEvents, configured
 

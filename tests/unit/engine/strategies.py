@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.kernel import Address, Route, Rule
-from vdsm_net.model import Bond, Network, RunningConfig
+from vdsm_net.model.desired import Bond, Network, RunningConfig
+from vdsm_net.model.kernel import Address, Route, Rule
 
 MTUS = (1500, 1600, 9000)
 VLAN_IDS = (0, 10, 100, 4094)

@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from tests.unit.engine.engine_helpers import converge
 from tests.unit.engine.strategies import nic_sets, running_configs
-from vdsm_net.adopt import adopt, tag_fields
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.caps import network_caps
-from vdsm_net.engine import Engine
-from vdsm_net.model import RunningConfig
-from vdsm_net.plan import diff
-from vdsm_net.render import render
+from vdsm_net.engine.adopt import adopt, tag_fields
+from vdsm_net.engine.engine import Engine
+from vdsm_net.engine.plan.planner import diff
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import RunningConfig
+from vdsm_net.verbs.caps import network_caps
 
 NOCHK = {"connectivityCheck": False}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.errors import KernelError
-from vdsm_net.kernel import Address, Link, Route, Rule
-from vdsm_net.ops import (
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import Address, Link, Route, Rule
+from vdsm_net.model.ops import (
     AddAddress,
     AddRoute,
     AddRule,

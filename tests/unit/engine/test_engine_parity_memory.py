@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kernel.parity_runner import MemoryWorld, normalize, run_step
-from tests.kernel.parity_scenarios import SCENARIOS, Scenario, params
-from vdsm_net.engine import Engine
+from tests.common.parity_runner import MemoryWorld, normalize, run_step
+from tests.common.parity_scenarios import SCENARIOS, Scenario, params
+from vdsm_net.engine.engine import Engine
 
 
 @pytest.mark.parametrize("scenario", params())
@@ -23,7 +23,7 @@ def test_a_failed_expectation_is_reported() -> None:
     # the runner must be able to fail: a wrong expectation on a real scenario shows up
     from dataclasses import replace
 
-    from tests.kernel.parity_scenarios import Expect
+    from tests.common.parity_scenarios import Expect
 
     scenario = SCENARIOS[0]
     wrong = replace(scenario.steps[0], expect=(Expect("impossible", lambda s: False),))

@@ -6,10 +6,12 @@ import pytest
 
 from tests.unit.engine.engine_helpers import apply_all, converge
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.errors import ERR_BAD_BRIDGE, ERR_USED_BOND, NetworkError
-from vdsm_net.kernel import Address, Link, Route
-from vdsm_net.model import Bond, Network, RunningConfig
-from vdsm_net.ops import (
+from vdsm_net.engine.plan.planner import diff, explain, in_use_bridges, touched, verify
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import Bond, Network, RunningConfig
+from vdsm_net.model.errors import ERR_BAD_BRIDGE, ERR_USED_BOND, NetworkError
+from vdsm_net.model.kernel import Address, Link, Route
+from vdsm_net.model.ops import (
     AddAddress,
     AddRoute,
     AddRule,
@@ -22,8 +24,6 @@ from vdsm_net.ops import (
     SetMtu,
     SetUp,
 )
-from vdsm_net.plan import diff, explain, in_use_bridges, touched, verify
-from vdsm_net.render import render
 
 
 def cfg(*nets: Network, bonds: tuple[Bond, ...] = ()) -> RunningConfig:

@@ -6,14 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.engine.engine_helpers import apply_all, converge, foreign_part, mismatches
+from tests.unit.engine.engine_helpers import apply_all, converge, foreign_part
 from tests.unit.engine.strategies import FOREIGN_LINK, nic_sets, running_configs, seed_foreign
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.errors import KernelError
-from vdsm_net.model import RunningConfig
-from vdsm_net.ops import Op
-from vdsm_net.plan import diff, is_owned, touched
-from vdsm_net.render import render
+from vdsm_net.engine.compare import differences
+from vdsm_net.engine.plan.planner import diff, is_owned, touched
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import RunningConfig
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.ops import Op
 
 
 @st.composite
@@ -46,7 +47,7 @@ def test_apply_converges_and_replans_empty(case: tuple[list[str], RunningConfig,
     converge(kernel, config)
     observed = kernel.observe()
     target = render(config, observed)
-    assert mismatches(target, observed) == []
+    assert differences(target, observed) == []
     assert owned_names(kernel) == set(target.links)
     writes = kernel.writes
     assert diff(target, observed) == []
@@ -65,7 +66,7 @@ def test_move_from_a_to_b(case: tuple[list[str], RunningConfig, RunningConfig]) 
     converge(kernel, config_b)
     observed = kernel.observe()
     target = render(config_b, observed)
-    assert mismatches(target, observed) == []
+    assert differences(target, observed) == []
     assert owned_names(kernel) == set(target.links)
     assert diff(target, observed) == []
     assert foreign_part(observed, foreign) == before

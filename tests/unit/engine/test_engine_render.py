@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import zlib
 
-from vdsm_net.kernel import Address, KernelState, Link, Route, Rule
-from vdsm_net.model import Bond, Network, RunningConfig
-from vdsm_net.render import render
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import Bond, Network, RunningConfig
+from vdsm_net.model.kernel import Address, KernelState, Link, Route, Rule
 
 EMPTY = KernelState()
 

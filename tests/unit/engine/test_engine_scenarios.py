@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.unit.engine.engine_helpers import converge, mismatches
+from tests.unit.engine.engine_helpers import converge
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.kernel import Address, KernelState, Route
-from vdsm_net.model import Bond, Network, RunningConfig
-from vdsm_net.ops import CreateLink, DeleteLinks, Op, SetMtu
-from vdsm_net.plan import diff
-from vdsm_net.render import render
+from vdsm_net.engine.compare import differences
+from vdsm_net.engine.plan.planner import diff
+from vdsm_net.engine.render import render
+from vdsm_net.model.desired import Bond, Network, RunningConfig
+from vdsm_net.model.kernel import Address, KernelState, Route
+from vdsm_net.model.ops import CreateLink, DeleteLinks, Op, SetMtu
 
 NICS = ["eth0", "eth1", "eth2"]
 
@@ -22,7 +23,7 @@ def cfg(*nets: Network, bonds: tuple[Bond, ...] = ()) -> RunningConfig:
 def setup(kernel: MemoryKernel, config: RunningConfig) -> tuple[list[Op], KernelState]:
     plan = converge(kernel, config)
     state = kernel.observe()
-    assert mismatches(render(config, state), state) == []
+    assert differences(render(config, state), state) == []
     assert diff(render(config, state), state) == []
     return plan, state
 

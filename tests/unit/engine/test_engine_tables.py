@@ -5,9 +5,9 @@ from __future__ import annotations
 import zlib
 
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.engine import Engine
-from vdsm_net.kernel import SOURCE_RULE_PRIORITY
-from vdsm_net.render import source_table
+from vdsm_net.engine.engine import Engine
+from vdsm_net.engine.render import source_table
+from vdsm_net.model.kernel import SOURCE_RULE_PRIORITY
 
 
 def test_colliding_names_get_distinct_tables_and_both_apply() -> None:

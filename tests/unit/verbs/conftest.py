@@ -14,10 +14,10 @@ from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
 from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
-from vdsm_net.api import HostApi
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.engine import Engine
-from vdsm_net.hooks import Hooks
+from vdsm_net.engine.engine import Engine
+from vdsm_net.verbs.api import HostApi
+from vdsm_net.verbs.hooks import Hooks
 
 NICS = ["eth0", "eth1", "eth2", "eth3"]
 HOOK_TIMEOUT = 2.0  # the per-script limit in these tests; a hung test hook sleeps far longer

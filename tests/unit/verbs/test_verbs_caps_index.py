@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 
 from tests.unit.engine.engine_helpers import converge
 from tests.unit.engine.strategies import nic_sets, running_configs, seed_foreign
-from vdsm_net import caps
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.backends.memory import MemoryKernel
-from vdsm_net.caps import CapsIndex, network_caps
-from vdsm_net.errors import KernelError
-from vdsm_net.kernel import MAIN_TABLE, Address, KernelState, Link, Route
-from vdsm_net.model import Network, RunningConfig
-from vdsm_net.stats import facts_once, network_statistics
+from vdsm_net.model.desired import Network, RunningConfig
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route
+from vdsm_net.verbs import caps
+from vdsm_net.verbs.caps import CapsIndex, network_caps
+from vdsm_net.verbs.stats import facts_once, network_statistics
 
 
 class ScanIndex:

@@ -18,7 +18,7 @@ from rpc.client import Client, ServerError
 from rpc.stomp import encode_frame
 from rpc.tls import client_ssl_context
 from tests.unit.verbs.conftest import WAIT, Agent
-from vdsm_net.kernel import KernelState
+from vdsm_net.model.kernel import KernelState
 
 NOCHK = {"connectivityCheck": "false"}
 TIMEOUT_CHK = {"connectivityCheck": "true", "connectivityTimeout": 0.1}  # vdsm's own test form

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from rpc.client import Client, ServerError
-from tests.unit.verbs import verbs_typecheck as t
 from tests.unit.verbs.conftest import WAIT
-from vdsm_net.hostinfo import HostInfo, parse_cpu_list, split_kernel_release
+from vdsm_net.verbs import schema as t
+from vdsm_net.verbs.hostinfo import HostInfo, parse_cpu_list, split_kernel_release
 
 CPUINFO = """processor\t: 0
 model name\t: Fake CPU 9000

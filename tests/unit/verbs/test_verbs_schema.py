@@ -1,0 +1,59 @@
+"""Every verb the agent registers has its reply shape in ``verbs.schema.RESULTS``, and each
+reply over the wire has that shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rpc.client import Client
+from tests.unit.verbs.conftest import Agent
+from vdsm_net.verbs import schema
+
+NOCHK = {"connectivityCheck": "false"}
+REQUEST: dict[str, Any] = {
+    "networks": {"net1": {"nic": "eth1", "bridged": "true", "ipaddr": "192.0.2.10",
+                          "prefix": "24"}},
+    "bondings": {"bond0": {"nics": ["eth2", "eth3"], "options": "mode=1 miimon=100"}},
+    "options": NOCHK,
+}
+CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("Host.ping", {}),
+    ("Host.ping2", {}),
+    ("Host.confirmConnectivity", {}),
+    ("Host.planNetworks", REQUEST),
+    ("Host.setupNetworks", REQUEST),
+    ("Host.setSafeNetworkConfig", {}),
+    ("Host.getNetworkCapabilities", {}),
+    ("Host.getCapabilities", {}),
+    ("Host.getStats", {}),
+    ("Host.getNetworkStatistics", {}),
+]
+
+
+def test_every_registered_verb_has_a_result_shape(agent: Agent) -> None:
+    names: list[str] = []
+
+    def register(name: str, fn: Callable[..., Any], *, context: bool = False) -> None:
+        names.append(name)
+
+    agent.api.register(register)
+    assert sorted(names) == sorted(schema.RESULTS)
+    assert sorted(name for name, _ in CALLS) == sorted(schema.RESULTS)
+
+
+@pytest.mark.parametrize(("verb", "params"), CALLS, ids=[name for name, _ in CALLS])
+def test_each_reply_has_its_verb_s_shape(cli: Client, verb: str, params: dict[str, Any]) -> None:
+    if verb not in ("Host.setupNetworks", "Host.planNetworks"):  # reports of a configured host
+        cli.call("Host.setupNetworks", REQUEST)
+    reply = cli.call(verb, params)
+    schema.check(reply, schema.RESULTS[verb])
+    if verb == "Host.planNetworks":
+        assert reply["plan"], "a plan for an unconfigured host is never empty"
+
+
+def test_a_reply_of_another_verb_s_shape_is_refused(cli: Client) -> None:
+    with pytest.raises(schema.Mismatch, match="plan"):
+        schema.check(cli.call("Host.setupNetworks", REQUEST), schema.RESULTS["Host.planNetworks"])

@@ -1,0 +1,1 @@
+"""The backend port on the real kernel: our rtnetlink codec, sysfs, the event monitor."""

@@ -1,0 +1,96 @@
+"""The backend port on the real kernel: rtnetlink through our own small codec (``codec``)
+and, for bond options and NIC facts, sysfs as seen from the target namespace.
+
+The netlink socket is opened by the ``NetlinkWorker`` thread, inside the target namespace, and then
+used from the caller's thread under a lock: a socket keeps the namespace it was created in, so no
+call needs a hop to the worker thread. ``apply_batch`` sends many ops in few sendmsg calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from vdsm_net.backends.base import NicFacts
+from vdsm_net.backends.netlink import codec as c
+from vdsm_net.backends.netlink.addrs import decode_addresses, decode_routes, decode_rules
+from vdsm_net.backends.netlink.apply import BatchWriter
+from vdsm_net.backends.netlink.bondopts import read_bond_options
+from vdsm_net.backends.netlink.links import Cached, decode_links, dump_request
+from vdsm_net.backends.netlink.nicfacts import read_nic_facts
+from vdsm_net.backends.netlink.worker import NetlinkWorker
+from vdsm_net.model import ops as o
+from vdsm_net.model.kernel import KernelState
+
+_DUMP_RETRIES = 5
+
+
+class NetlinkBackend:
+    """``Backend`` on the running kernel, in the current namespace or the named one."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        self._worker = NetlinkWorker(netns)
+        try:
+            self._sysfs = self._worker.sysfs_root()
+            self._sock = self._worker.call(lambda _ipr: c.RtnlSocket())
+        except BaseException:
+            self._worker.close()
+            raise
+        self._lock = threading.Lock()
+        self._cache: dict[str, Cached] = {}
+        self.writes = 0
+
+    # ---- observation -------------------------------------------------------------------------
+
+    def observe(self, stats: bool = True) -> KernelState:
+        """One snapshot; ``stats=False`` leaves ``Link.stats`` out (None) where the kernel can
+        skip the counters, which the planner never reads."""
+        with self._lock:
+            for attempt in range(_DUMP_RETRIES):
+                try:
+                    link_msgs = self._sock.get(dump_request(stats))
+                    addr_msgs = self._dump(c.RTM_GETADDR, 8)
+                    route_msgs = self._dump(c.RTM_GETROUTE, 12)
+                    rule_msgs = self._dump(c.RTM_GETRULE, 12)
+                    break
+                except InterruptedError:  # the kernel changed under the dump: take another
+                    if attempt == _DUMP_RETRIES - 1:
+                        raise
+            dump = decode_links(link_msgs, lambda bond: read_bond_options(self._sysfs, bond),
+                                stats)
+            self._cache = dump.cache
+        return KernelState(
+            links=dump.links,
+            addresses=decode_addresses(addr_msgs, dump.names),
+            routes=decode_routes(route_msgs, dump.names),
+            rules=decode_rules(rule_msgs),
+            hidden=frozenset(dump.names.values()) - frozenset(dump.links),
+        )
+
+    def _dump(self, kind: int, header_size: int) -> list[tuple[bytes, int, int]]:
+        return self._sock.dump(kind, bytes(header_size))
+
+    def nic_facts(self, name: str) -> NicFacts:
+        return read_nic_facts(name, self._sysfs)
+
+    def close(self) -> None:
+        with self._lock:
+            self._sock.close()
+        self._worker.close()
+
+    # ---- apply -------------------------------------------------------------------------------
+
+    def apply(self, op: o.Op) -> None:
+        """Apply one op, or raise ``KernelError`` and change nothing."""
+        self.apply_batch((op,))
+
+    def apply_batch(self, ops: Sequence[o.Op]) -> None:
+        """Apply ops in order, batched; on a refusal raise ``KernelError`` naming the first
+        refused op (the ops of its batch after it were sent too: see ``apply``)."""
+        with self._lock:
+            writer = BatchWriter(self._sock, self._cache, self._sysfs)
+            try:
+                writer.run(ops)
+            finally:
+                self.writes += writer.done

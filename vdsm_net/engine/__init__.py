@@ -1,0 +1,1 @@
+"""The one deterministic algorithm: canonicalize, validate, merge, render, plan, apply, verify."""

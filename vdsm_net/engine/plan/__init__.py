@@ -1,0 +1,1 @@
+"""The planner: the ordered ops that turn the observed kernel into the target."""

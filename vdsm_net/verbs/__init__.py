@@ -1,0 +1,1 @@
+"""vdsm's Host verbs and their result shapes: capabilities, statistics, host facts, hooks."""

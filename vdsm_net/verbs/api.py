@@ -1,0 +1,322 @@
+"""vdsm's verbs, bound to the engine, with vdsm's result shapes and error codes on the wire."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from rpc.jsonrpc import CallContext, RpcError
+from vdsm_net.drift.monitor import CAPS_KEY as DRIFT_CAPS_KEY
+from vdsm_net.drift.monitor import DriftMonitor
+from vdsm_net.dynamic.dhcp import DhcpManager
+from vdsm_net.dynamic.dns import Nameservers
+from vdsm_net.dynamic.resolv import host_nameservers
+from vdsm_net.engine.canonicalize import blocking_dhcp
+from vdsm_net.engine.engine import Engine, OnApplied, SetupResult
+from vdsm_net.model.desired import RunningConfig
+from vdsm_net.model.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
+from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.ops import plan_to_json
+from vdsm_net.verbs.caps import network_caps
+from vdsm_net.verbs.hooks import (
+    AFTER_NETWORK_SETUP,
+    AFTER_NETWORK_SETUP_FAIL,
+    BEFORE_NETWORK_SETUP,
+    HookError,
+    Hooks,
+    network_setup_data,
+    request_of,
+)
+from vdsm_net.verbs.hostinfo import HostInfo
+from vdsm_net.verbs.stats import host_stats, network_statistics
+
+log = logging.getLogger(__name__)
+
+DONE = {"code": 0, "message": "Done"}
+INVALID_PARAMS = -32602
+HOST_CONN_EVENT = "|net|host_conn|no_id"
+
+
+class Register(Protocol):
+    """How verbs are registered (rpc.jsonrpc.Dispatcher.register): ``context=True`` passes the
+    caller's CallContext as the verb's first argument."""
+
+    def __call__(self, name: str, fn: Callable[..., Any], *, context: bool = False) -> None: ...
+
+
+Publish = Callable[[str, dict[str, Any]], None]
+
+
+class Connectivity:
+    """What ``Host.confirmConnectivity`` and ``Host.ping`` prove: a client reached us.
+
+    ``wait`` returns as soon as a confirmation newer than ``since`` arrives (vdsm polls on a
+    1 s grid; we do not), or False when ``timeout`` seconds pass. It runs in the setup's own
+    worker thread, so it fires whether or not the calling connection is still there.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._last = 0.0
+
+    def confirm(self) -> None:
+        with self._cond:
+            self._last = time.time()
+            self._cond.notify_all()
+
+    def wait(self, since: float, timeout: float) -> bool:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._cond:
+            while self._last <= since:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+
+BLOCKING_DHCP_TIMEOUT = 60.0
+
+
+class HostApi:
+    """vdsm's Host verbs over one engine: their parameters, result shapes (``verbs.schema``)
+    and error codes. ``register`` hands each verb to the dispatcher. setupNetworks runs the
+    hooks around the engine, starts what follows the applied config (DHCP, SLAAC, nameservers)
+    before the connectivity check, and publishes ``|net|host_conn|no_id`` when it changed
+    something; one configuration call at a time (another gets code 40)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        publish: Publish | None = None,
+        hooks: Hooks | None = None,
+        host: HostInfo | None = None,
+        dhcp: DhcpManager | None = None,
+        nameservers: Nameservers | None = None,
+        drift: DriftMonitor | None = None,
+    ) -> None:
+        self.engine = engine
+        self.connectivity = Connectivity()
+        self._publish = publish
+        self.hooks = hooks or Hooks(None)
+        self.host = host or HostInfo()
+        self._busy = threading.Lock()  # setupNetworks and setSafeNetworkConfig: 40 when held
+        self.net_config_dirty = False
+        self.drift = drift  # the drift monitor (--drift report|enforce); its report is in caps
+        self.dhcp = dhcp  # DHCP clients and SLAAC start inside every setup, before its check
+        self.nameservers = nameservers or Nameservers()
+
+    def register(self, register: Register) -> None:
+        register("Host.ping", self.ping)
+        register("Host.ping2", self.ping2)
+        register("Host.confirmConnectivity", self.confirm_connectivity)
+        register("Host.setupNetworks", self.setup_networks)
+        register("Host.setSafeNetworkConfig", self.set_safe_network_config)
+        register("Host.planNetworks", self.plan_networks)
+        register("Host.getNetworkCapabilities", self.get_network_capabilities)
+        register("Host.getCapabilities", self.get_capabilities, context=True)
+        register("Host.getStats", self.get_stats)
+        register("Host.getNetworkStatistics", self.get_network_statistics)
+
+    # -- liveness --------------------------------------------------------------------------
+    def ping(self) -> bool:
+        self.connectivity.confirm()
+        return True
+
+    def ping2(self) -> bool:
+        return True
+
+    def confirm_connectivity(self) -> bool:
+        self.connectivity.confirm()
+        return True
+
+    # -- configuration ---------------------------------------------------------------------
+    def _exclusive(self) -> None:
+        if not self._busy.acquire(blocking=False):
+            raise NetworkError(ERR_UNAVAILABLE, "Resource unavailable")
+
+    def setup_networks(
+        self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        networks, bondings, options = _request_params(networks, bondings, options)
+        self._exclusive()
+        try:
+            self.net_config_dirty = True  # even when the call then fails (vdsm-wire §4.7)
+            result = self._setup_with_hooks(networks, bondings, options)
+            if result.committed:
+                self.net_config_dirty = False
+            if result.changed:
+                self.emit_host_conn()
+            out = dict(DONE)
+            if result.kept_in_use:
+                out["keptInUse"] = result.kept_in_use
+            return out
+        finally:
+            self._busy.release()
+
+    def _on_applied(self, networks: dict[str, Any]) -> OnApplied | None:
+        """The engine's ``on_applied`` step for one request: DHCP clients, SLAAC and
+        nameservers follow the applied config before the connectivity check, so a client can
+        confirm over a fresh lease; on a revert the previous config's are restored (no wait)."""
+        if self.dhcp is None:  # the simulated kernel: no clients, the host's DNS untouched
+            return None
+        dhcp = self.dhcp
+        blocking = blocking_dhcp(networks)
+        previous = self.engine.running
+
+        def on_applied(config: RunningConfig) -> None:
+            wait = blocking if config is not previous else []
+            if not dhcp.apply(config, wait, BLOCKING_DHCP_TIMEOUT):
+                log.warning("blockingdhcp: no lease for %s within %s s", wait,
+                            BLOCKING_DHCP_TIMEOUT)
+            self.nameservers.update(config, dhcp.leases())
+
+        return on_applied
+
+    def lease_changed(self) -> None:
+        """A new or changed lease (the DHCP monitor): its DNS where the policy wants it, and
+        ``|net|host_conn|no_id`` as vdsm's DHCP monitor sends."""
+        if self.dhcp is not None:
+            try:
+                self.nameservers.update(self.engine.running, self.dhcp.leases())
+            except Exception:
+                log.exception("nameservers after a lease change")
+        self.emit_host_conn()
+
+    def _setup_with_hooks(
+        self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
+    ) -> SetupResult:
+        """vdsm's hook points around the engine. The before-hooks see the canonical, validated
+        request; what they leave is canonicalized and validated again by ``engine.setup``
+        (vdsm trusts it). The after-hooks see the request before any hook changed it."""
+        data = network_setup_data(networks, bondings, options)
+        before = self.hooks.scripts(BEFORE_NETWORK_SETUP)
+        try:
+            if before or self.hooks.scripts(AFTER_NETWORK_SETUP):
+                data = self._canonical_data(networks, bondings, options)
+            request = (networks, bondings, options)
+            if before:
+                try:
+                    out = self.hooks.run(BEFORE_NETWORK_SETUP, copy.deepcopy(data), True)
+                    request = request_of(out)
+                except HookError as exc:
+                    raise NetworkError(ERR_HOOK, f"Hook error: {exc}") from exc
+            result = self.engine.setup(*request, confirm=self.connectivity.wait,
+                                       on_applied=self._on_applied(request[0]))
+        except BaseException:
+            self._run_quietly(AFTER_NETWORK_SETUP_FAIL, data)
+            raise
+        self._run_quietly(AFTER_NETWORK_SETUP, data)
+        return result
+
+    def _canonical_data(
+        self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The hook data of a request after canonicalization and validation (raises if invalid)."""
+        request = self.engine.prepare(networks, bondings, options).request
+        nets = {
+            name: net.to_wire() if net is not None else {"remove": True}
+            for name, net in request.networks.items()
+        }
+        bonds = {
+            name: bond.to_wire() if bond is not None else {"remove": True}
+            for name, bond in request.bondings.items()
+        }
+        return network_setup_data(nets, bonds, dict(options))
+
+    def _run_quietly(self, hook: str, data: dict[str, Any]) -> None:
+        """After-hooks never fail the call."""
+        try:
+            self.hooks.run(hook, copy.deepcopy(data), False)
+        except Exception:
+            log.exception("%s hooks failed", hook)
+
+    def set_safe_network_config(self) -> bool:
+        self._exclusive()
+        try:
+            self.engine.set_safe()
+            self.net_config_dirty = False
+            return True
+        finally:
+            self._busy.release()
+
+    def plan_networks(
+        self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Extension: the ordered plan ``setupNetworks`` would apply, applying nothing."""
+        plan = self.engine.plan(*_request_params(networks, bondings, options))
+        return {"plan": plan_to_json(plan)}
+
+    # -- reports ---------------------------------------------------------------------------
+    def _network_caps(self, state: KernelState) -> dict[str, Any]:
+        caps = network_caps(
+            state, self.engine.running, self.engine.backend.nic_facts,
+            host_nameservers(), self.net_config_dirty,
+        )
+        if self.drift is not None:  # extension: what differs from the engine's picture
+            caps[DRIFT_CAPS_KEY] = self.drift.report.to_wire()
+        return caps
+
+    def get_network_capabilities(self) -> dict[str, Any]:
+        return self._network_caps(self.engine.backend.observe())
+
+    def get_capabilities(self, ctx: CallContext | None = None) -> dict[str, Any]:
+        state = self.engine.backend.observe()
+        caps = self.host.capabilities()
+        caps.update(self._network_caps(state))
+        caps["hooks"] = self.hooks.inventory()
+        caps["lastClientIface"] = last_client_iface(state, ctx)
+        return caps
+
+    def get_network_statistics(self) -> dict[str, Any]:
+        """Per-link counters and the drop totals, which, unlike vdsm's, are not swapped."""
+        return network_statistics(self.engine.backend.observe(), self.engine.backend.nic_facts)
+
+    def get_stats(self) -> dict[str, Any]:
+        """The network part of vdsm's HostStats: the network map, string totals, dirtiness."""
+        return host_stats(
+            self.engine.backend.observe(), self.engine.backend.nic_facts, self.net_config_dirty
+        )
+
+    # -- events ----------------------------------------------------------------------------
+    def emit_host_conn(self) -> None:
+        emit_host_conn(self._publish)
+
+
+def emit_host_conn(publish: Publish | None) -> None:
+    """``|net|host_conn|no_id``: the engine should re-read the capabilities."""
+    if publish is not None:
+        try:
+            publish(HOST_CONN_EVENT, {})
+        except Exception:  # an event must never fail a verb
+            log.exception("could not publish %s", HOST_CONN_EVENT)
+
+
+def _request_params(
+    networks: Any, bondings: Any, options: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """setupNetworks' three maps; null means empty, any other non-object is -32602."""
+    out = []
+    for name, value in (("networks", networks), ("bondings", bondings), ("options", options)):
+        value = {} if value is None else value
+        if not isinstance(value, dict):
+            raise RpcError(INVALID_PARAMS, f"Invalid method parameter(s): {{'{name}': "
+                           f"'expected an object, got {type(value).__name__}'}}")
+        out.append(value)
+    return out[0], out[1], out[2]
+
+
+def last_client_iface(state: KernelState, ctx: CallContext | None) -> str:
+    """The local device that holds the address the client connected to; '' if none."""
+    local = ctx.local_address if ctx is not None else None
+    if not local:
+        return ""
+    ip = str(local[0]).removeprefix("::ffff:")
+    for addr in sorted(state.addresses):
+        if addr.address.split("/")[0] == ip:
+            return addr.ifname
+    return ""

@@ -5,7 +5,7 @@ Pure: it reads its inputs and raises ``NetworkError`` with vdsm's code (and vdsm
 where §4.3 quotes it, naming the object). Additions of ours, all at the places noted: a bond name
 longer than the kernel's 15 characters (25), switch 'ovs' (21, not supported), a VLAN device name
 over 15 characters (26), and unknown or bad ``custom.bridge_opts`` (21; vdsm finds those only while
-applying).
+applying), and vdsm's host QoS rules (``qos.check_host_qos``, 21).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
+from vdsm_net.engine.qos import check_host_qos
 from vdsm_net.model.bridgeopts import bridge_option_value
 from vdsm_net.model.desired import Bond, Network, Request, RunningConfig
 from vdsm_net.model.errors import (
@@ -316,3 +317,4 @@ def validate(
     _check_nic_usage(desired, observed)
     _check_device_names(request)
     _check_bridge_opts(request)
+    check_host_qos(desired)

@@ -2,10 +2,11 @@
 
 ``differences(target, observed)`` compares, per attribute, the target's links and every link that
 carries our ownership tag (a tagged NIC the target no longer names is compared with its reset
-state), their addresses and routes, the source-routing rules and the host QoS objects (``model.tc``). Unowned links are never looked
-at. When every attribute matches it still asks the planner (``verify``): never call "converged"
-what the planner would fix. ``compare(running, observed)`` is the drift: the running config's
-render against the kernel, with the network names as labels.
+state), their addresses and routes, the source-routing rules and the host QoS objects
+(``model.tc``). Unowned links are never looked at. When every attribute matches it still asks the
+planner (``verify``): never call "converged" what the planner would fix. ``compare(running,
+observed)`` is the drift: the running config's render against the kernel, with the network names as
+labels.
 
 The drift monitor and the tests read these lines; the engine converges on the planner's own
 ``diff`` (``verify`` is its readable form).

@@ -5,18 +5,12 @@ TLVs sent over a veth pair from another namespace."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import threading
 
-from tests.common.iproute import ip
-from tests.common.lldp_frames import switch_frame
+from tests.common.lldp_frames import peer_namespace, peer_socket, switch_frame
 from tests.e2e import e2e_kernel as k
 from tests.e2e.conftest import StartAgent
 from tests.e2e.e2e_requests import DONE, bond, setup
-from vdsm_net.backends.netns import enter_netns
-from vdsm_net.lldp.tlv import ETH_P_LLDP
 
 WAIT = 60.0  # an upper bound for "eventually" (the receiver looks for new NICs every 5 s)
 QOS_NETS = {
@@ -60,31 +54,10 @@ def test_host_qos_over_the_wire_survives_a_restart(netns: str, start_agent: Star
     assert "hfsc" not in tc(netns, "qdisc", "show", "dev", "dummy_2")
 
 
-def _peer_socket(peer: str) -> socket.socket:
-    out: list[socket.socket] = []
-
-    def run() -> None:
-        enter_netns(peer)
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_LLDP))
-        sock.bind(("veth_lp", ETH_P_LLDP))
-        out.append(sock)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    return out[0]
-
-
 def test_get_lldp_reports_a_peer_s_tlvs(netns: str, start_agent: StartAgent) -> None:
-    peer = f"e2epeer{os.getpid()}"
-    ip("netns", "add", peer)
-    try:
-        ip("-n", netns, "link", "add", "veth_l", "type", "veth", "peer", "name", "veth_lp",
-           "netns", peer)
-        ip("-n", netns, "link", "set", "veth_l", "up")
-        ip("-n", peer, "link", "set", "veth_lp", "up")
+    with peer_namespace(netns) as peer:
         agent = start_agent(netns)
-        sock = _peer_socket(peer)
+        sock = peer_socket(peer, "veth_lp")
         with agent.client() as cli:
             def lldp() -> dict[str, object]:
                 reply = cli.call("Host.getLldp", {"filter": {"devices": ["veth_l", "nope0"]}})
@@ -104,5 +77,3 @@ def test_get_lldp_reports_a_peer_s_tlvs(netns: str, start_agent: StartAgent) -> 
         assert {"type": 5, "name": "System Name",
                 "properties": {"system name": "peer-switch"}} in tlvs
         assert set(every) >= {"veth_l", *k.NICS}
-    finally:
-        ip("netns", "del", peer)

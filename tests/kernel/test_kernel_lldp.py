@@ -4,19 +4,14 @@ nothing itself."""
 
 from __future__ import annotations
 
-import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.common.iproute import ip
-from tests.common.lldp_frames import switch_frame
-from vdsm_net.backends.netns import enter_netns
+from tests.common.lldp_frames import peer_namespace, peer_socket, switch_frame
 from vdsm_net.lldp.receiver import LldpReceiver
-from vdsm_net.lldp.tlv import ETH_P_LLDP
 
 WAIT = 20.0  # an upper bound for "eventually", never a pass/fail timing
 
@@ -28,32 +23,10 @@ def eventually(what: str, ok: Callable[[], bool]) -> None:
         time.sleep(0.05)
 
 
-def in_netns(name: str, make: Callable[[], socket.socket]) -> socket.socket:
-    """A socket opened in the named namespace (it stays there), from a thread of its own."""
-    out: list[socket.socket] = []
-
-    def run() -> None:
-        enter_netns(name)
-        out.append(make())
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    return out[0]
-
-
 @pytest.fixture
 def peer(nics_ns: str) -> Iterator[str]:
-    name = f"vntpeer{os.getpid()}"
-    ip("netns", "add", name)
-    try:
-        ip("-n", nics_ns, "link", "add", "veth_l", "type", "veth", "peer", "name", "veth_lp",
-           "netns", name)
-        ip("-n", nics_ns, "link", "set", "veth_l", "up")
-        ip("-n", name, "link", "set", "veth_lp", "up")
+    with peer_namespace(nics_ns) as name:
         yield name
-    finally:
-        ip("netns", "del", name)
 
 
 @pytest.fixture
@@ -68,13 +41,7 @@ def receiver(nics_ns: str, peer: str) -> Iterator[LldpReceiver]:
 
 
 def test_a_peer_s_tlvs_are_reported(receiver: LldpReceiver, peer: str) -> None:
-    def raw() -> socket.socket:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_LLDP))
-        sock.bind(("veth_lp", ETH_P_LLDP))
-        sock.settimeout(0.2)
-        return sock
-
-    sock = in_netns(peer, raw)
+    sock = peer_socket(peer, "veth_lp")
     try:
         assert receiver.report(["veth_l"]) == {"veth_l": {"enabled": True, "tlvs": []}}
         sock.send(switch_frame(name="peer-switch"))

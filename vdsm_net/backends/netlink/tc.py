@@ -141,8 +141,14 @@ def _kind(attrs: dict[int, bytes]) -> str:
 
 
 def decode_qdiscs(msgs: Iterable[Message], names: dict[int, str]) -> list[Qdisc]:
+    """Our qdiscs out of a dump of every device's: only their headers are read for the others
+    (one per link: noqueue, pfifo_fast, mq...), so the dump costs one unpack per link."""
     out = []
+    unpack = TCMSG.unpack_from
     for msg in msgs:
+        _f, _p, _i, handle, parent, _n = unpack(msg[0], msg[1])
+        if handle != ROOT and parent >> 16 != ROOT_MAJOR:
+            continue
         (index, handle, parent, _info), attrs = _head(msg)
         dev, kind = names.get(index), _kind(attrs)
         if dev is None:

@@ -6,12 +6,16 @@ as drift and repaired."""
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from tests.common.parity_scenarios import qos
 from vdsm_net.backends.netlink.backend import NetlinkBackend
+from vdsm_net.backends.netlink.monitor import NetlinkMonitor
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine
@@ -101,3 +105,56 @@ def test_removing_the_last_qos_network_removes_the_root(engine: Engine, nics_ns:
     engine.setup({"red": {"remove": True}}, {}, NOCHK)
     assert "hfsc" not in tc_text(nics_ns, "qdisc", "show", "dev", "dummy_0")
     assert engine.backend.observe().tc == frozenset()
+
+
+def test_a_tc_change_reaches_the_drift_monitor_as_an_event(engine: Engine,
+                                                           nics_ns: str) -> None:
+    """The netlink monitor subscribes to the tc group: a filter deleted with tc is reported
+    through its event (the periodic compare is an hour away here) and enforce repairs it."""
+    reports: list[DriftReport] = []
+    got = threading.Event()
+
+    def on_change(report: DriftReport) -> None:
+        reports.append(report)
+        got.set()
+
+    mon = DriftMonitor(engine, "enforce", on_change, interval=3600.0,
+                       events=lambda sink: NetlinkMonitor(sink, nics_ns)).start()
+    try:
+        subprocess.run(["tc", "-n", nics_ns, "filter", "del", "dev", "dummy_0", "parent",
+                        "1389:", "pref", "20"], check=True)
+        deadline = time.monotonic() + 20.0
+        while not any(r.repaired for r in reports):
+            assert time.monotonic() < deadline, reports
+            got.wait(0.2)
+            got.clear()
+    finally:
+        mon.stop()
+    assert any("meta(vlan eq 20)" in line for r in reports for line in r.repaired)
+    assert "meta(vlan eq 20)" in tc_text(nics_ns, "filter", "show", "dev", "dummy_0",
+                                         "parent", "1389:")
+
+
+def test_the_netlink_monitor_names_the_link_of_a_tc_event(nics_ns: str) -> None:
+    """On a down link with no address (no other event can name it), a qdisc added and deleted
+    with tc reaches the monitor's sink: it subscribes to the tc group and reads tcmsg's index."""
+    subprocess.run(["ip", "-n", nics_ns, "link", "add", "quiet0", "type", "dummy"], check=True)
+    seen: list[frozenset[str | None]] = []
+    got = threading.Event()
+
+    def sink(names: frozenset[str | None]) -> None:
+        seen.append(names)
+        got.set()
+
+    mon = NetlinkMonitor(sink, nics_ns).start()
+    try:
+        for verb in ("add", "del"):
+            subprocess.run(["tc", "-n", nics_ns, "qdisc", verb, "dev", "quiet0", "root",
+                            "handle", "1389:", "hfsc"], check=True)
+        deadline = time.monotonic() + 20.0
+        while not any("quiet0" in names for names in seen):
+            assert time.monotonic() < deadline, seen
+            got.wait(0.2)
+            got.clear()
+    finally:
+        mon.stop()

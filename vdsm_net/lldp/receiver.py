@@ -110,8 +110,8 @@ class LldpReceiver:
                 frame, address = sock.recvfrom(MAX_FRAME)
             except BlockingIOError:
                 return
-            except OSError as exc:
-                log.warning("lldp: %s: %s", name, exc.strerror or exc)
+            except OSError as exc:  # ENETDOWN when the link went down: not worth a warning
+                log.debug("lldp: %s: %s", name, exc.strerror or exc)
                 return
             if address[2] != socket.PACKET_OUTGOING:
                 self.feed(name, frame)

@@ -216,6 +216,8 @@ def _meta_vlan(options: dict[int, bytes]) -> int | None:
 def decode_filters(msgs: Iterable[Message], dev: str) -> list[TcFilter]:
     out = []
     for msg in msgs:
+        if not TCMSG.unpack_from(msg[0], msg[1])[3]:
+            continue  # a chain's own message (no handle): one per preference
         (_index, handle, _parent, info), attrs = _head(msg)
         raw = attrs.get(TCA_OPTIONS, b"")
         options = _attrs(raw, 0, len(raw))

@@ -70,6 +70,7 @@ class NetlinkBackend:
             routes=decode_routes(route_msgs, dump.names),
             rules=decode_rules(rule_msgs),
             tc=objects,
+            hidden=frozenset(dump.names.values()) - frozenset(dump.links),
         )
 
     def _tc(self, qdisc_msgs: list[Message], names: dict[int, str]) -> frozenset[TcObject]:

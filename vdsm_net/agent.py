@@ -23,6 +23,8 @@ from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine
+from vdsm_net.engine.validate import visible_nics
+from vdsm_net.lldp.receiver import LldpReceiver
 from vdsm_net.model.errors import NetworkError
 from vdsm_net.verbs.api import HostApi, emit_host_conn
 from vdsm_net.verbs.hooks import DEFAULT_TIMEOUT, Hooks
@@ -75,8 +77,9 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
     dhcp = make_dhcp(args)
     drift = make_drift(args, engine, lambda: emit_host_conn(server.publish_event))
+    lldp = make_lldp(args, engine)
     api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()),
-                  dhcp=dhcp, drift=drift)
+                  dhcp=dhcp, drift=drift, lldp=lldp)
     api.register(dispatcher.register)
     # trivial verbs answer on the event loop; the rest run in the thread pool
     dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
@@ -89,6 +92,8 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         dhcp.start_monitor(on_change=api.lease_changed)
     if drift is not None:
         await loop.run_in_executor(None, drift.start)
+    if lldp is not None:
+        lldp.start()
     dispatcher.ready = True
     log.info("ready")
     stop = asyncio.Event()
@@ -98,6 +103,8 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     log.info("stopping")
     if drift is not None:
         await loop.run_in_executor(None, drift.stop)
+    if lldp is not None:
+        await loop.run_in_executor(None, lldp.stop)
     server.close()
     await server.wait_closed()
     if dhcp is not None:  # no release: the host keeps its leased addresses across a restart
@@ -118,6 +125,14 @@ def make_drift(
         netns = backend.netns
         events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
     return DriftMonitor(engine, args.drift, lambda _report: host_conn(), events=events)
+
+
+def make_lldp(args: argparse.Namespace, engine: Engine) -> LldpReceiver | None:
+    """--lldp on (the default on the real kernel): the receive-only LLDP receiver on the NICs,
+    in the agent's namespace; none on the simulated kernel (every device enabled: false)."""
+    if args.backend != "netlink" or args.lldp == "off":
+        return None
+    return LldpReceiver(lambda: visible_nics(engine.backend.observe(stats=False)), args.netns)
 
 
 DHCP_RUN_DIR_ENV = "VDSM_NET_DHCP_RUN_DIR"

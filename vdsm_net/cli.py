@@ -2,6 +2,7 @@
 
     vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
               [--boot-spec FILE] [--hooks-dir DIR] [--drift off|report|enforce]
+              [--lldp on|off]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
 """
 
@@ -83,6 +84,8 @@ def agent_parser() -> argparse.ArgumentParser:
     parser.add_argument("--boot-spec", default=None, help="read-only JSON of the boot networks")
     parser.add_argument("--hooks-dir", default=None, help="directory of vdsm-style hooks")
     parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
+    parser.add_argument("--lldp", choices=("on", "off"), default="on",
+                        help="receive LLDP on the NICs for Host.getLldp (real kernel only)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 

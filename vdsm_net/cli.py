@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
+from vdsm_net import __version__
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.model.errors import NetworkError
 from vdsm_net.model.ops import plan_to_dot, plan_to_json
@@ -44,7 +45,7 @@ def read_request(path: str) -> dict[str, Any]:
 
 
 def plan_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vdsm-netd plan", description="Print the ordered plan for a setupNetworks request."
     )
     _add_backend_args(parser, default="memory")
@@ -75,15 +76,39 @@ def plan_main(argv: Sequence[str]) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad flag is one line on stderr and exit status 2 (argparse adds the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+AGENT_EPILOG = """commands:
+  vdsm-netd plan -f REQUEST.json [--format text|json|dot]
+                        print what a setupNetworks request would do, changing nothing
+                        (see vdsm-netd plan --help)
+
+signals: SIGHUP reloads the PKI (for new connections) and the hooks; SIGTERM and SIGINT stop."""
+
+
 def agent_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vdsm-netd", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(
+        prog="vdsm-netd", description=__doc__.split("\n\n")[0], epilog=AGENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--listen", default="[::]:54321", help="HOST:PORT (default [::]:54321)")
     parser.add_argument("--pki", default="/etc/pki/vdsm", help="vdsm's PKI layout directory")
     _add_backend_args(parser, default="netlink")
     parser.add_argument("--boot-spec", default=None, help="read-only JSON of the boot networks")
     parser.add_argument("--hooks-dir", default=None, help="directory of vdsm-style hooks")
     parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--metrics", default=None, metavar="HOST:PORT",
+                        help="serve Prometheus /metrics and /healthz here (loopback only; off)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="text (journald priorities when stderr is the journal) or json")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug lines from vdsm-netd itself (not from its libraries)")
     return parser
 
 

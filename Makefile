@@ -23,8 +23,8 @@ venv: $(STAMP)
 # runs (dnsmasq, Open vSwitch, etcd). Installs them when root. Services are not started on this
 # machine: the tests start their own daemons inside the guest.
 SYSTEM_PACKAGES := user-mode-linux kmod iproute2 libnl-3-dev libnl-route-3-dev pkg-config \
-	busybox dnsmasq-base openvswitch-switch etcd-server
-SYSTEM_COMMANDS := linux.uml modprobe ip busybox dnsmasq ovsdb-server ovs-vswitchd etcd
+	busybox dnsmasq-base openvswitch-switch etcd-server graphviz
+SYSTEM_COMMANDS := linux.uml modprobe ip busybox dnsmasq ovsdb-server ovs-vswitchd etcd dot
 deps-system:
 	@missing=; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \

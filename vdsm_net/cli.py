@@ -15,8 +15,9 @@ from typing import Any, NoReturn
 
 from vdsm_net import __version__
 from vdsm_net.backends.factory import make_backend
+from vdsm_net.engine.plan.show import plan_dot, plan_text
 from vdsm_net.model.errors import NetworkError
-from vdsm_net.model.ops import plan_to_dot, plan_to_json
+from vdsm_net.model.ops import plan_to_json
 
 
 def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
@@ -50,14 +51,16 @@ def plan_main(argv: Sequence[str]) -> int:
     )
     _add_backend_args(parser, default="memory")
     parser.add_argument("-f", "--file", required=True, help="request JSON file, or - for stdin")
-    parser.add_argument("--format", choices=("json", "text", "dot"), default="json")
+    parser.add_argument("--format", choices=("json", "text", "dot"), default="json",
+                        help="json (as Host.planNetworks answers), text, or dot (the device "
+                             "graph for Graphviz: dot -Tsvg)")
     args = parser.parse_args(argv)
     from vdsm_net.engine.engine import Engine
 
     try:
         body = read_request(args.file)
         engine = Engine(make_backend(args.backend, args.nics, args.netns))
-        plan = engine.plan(
+        prepared = engine.prepare(
             body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
         )
     except NetworkError as exc:
@@ -66,13 +69,13 @@ def plan_main(argv: Sequence[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 1
-    if args.format == "json":
-        print(json.dumps(plan_to_json(plan), indent=2))
+    plan = prepared.plan
+    if args.format == "json":  # the shape Host.planNetworks answers
+        print(json.dumps({"plan": plan_to_json(plan)}, indent=2))
     elif args.format == "dot":
-        sys.stdout.write(plan_to_dot(plan))
+        sys.stdout.write(plan_dot(plan, prepared.observed, prepared.target))
     else:
-        for i, op in enumerate(plan):
-            print(f"{i:4d}  {op.describe()}")
+        sys.stdout.write(plan_text(plan))
     return 0
 
 

@@ -27,7 +27,7 @@ setup(
     entry_points={
         "console_scripts": [
             "vdsm-netd=vdsm_net.cli:main",
-            "vdsm-net-client=rpc.cli:main",
+            "vdsm-net-client=vdsm_net.client.main:main",
             "vdsm-net-pki=rpc.pki:main",
         ],
     },

@@ -167,6 +167,7 @@ DONE = Shape({"code": Check("0", lambda v: v == 0), "message": Check('"Done"',
                                                                      lambda v: v == "Done")})
 SETUP_DONE = Shape({**DONE.fields, "keptInUse": Opt(MapOf([str]))})
 PLAN = Shape({"plan": [Shape({"op": str}, open=True)]})
+CHECK = Shape({"differences": [str], "networks": [str]})
 
 RESULTS: dict[str, Any] = {
     "Host.ping": TRUE,
@@ -175,6 +176,7 @@ RESULTS: dict[str, Any] = {
     "Host.setupNetworks": SETUP_DONE,
     "Host.setSafeNetworkConfig": TRUE,
     "Host.planNetworks": PLAN,
+    "Host.checkNetworks": CHECK,
     "Host.getNetworkCapabilities": NETWORK_CAPS,
     "Host.getCapabilities": CAPS,
     "Host.getStats": HOST_STATS,

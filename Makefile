@@ -67,6 +67,7 @@ lint: venv
 bench: guest
 	tests/uml/run-tier.sh --bench bench
 
+# make run PORT=N: another port (default 54321); refuses a taken port or existing demo namespaces.
 run: venv
 	contrib/run-demo.sh
 

@@ -21,7 +21,8 @@ from vdsm_net.model.ops import plan_to_json
 
 
 def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--backend", choices=("netlink", "memory"), default=default)
+    parser.add_argument("--backend", choices=("netlink", "memory"), default=default,
+                        help="netlink: the real kernel; memory: a simulated one")
     parser.add_argument(
         "--nics", default="eth0,eth1,eth2,eth3",
         help="NIC names of the simulated kernel (memory backend only)",
@@ -45,7 +46,7 @@ def read_request(path: str) -> dict[str, Any]:
     return body
 
 
-def plan_main(argv: Sequence[str]) -> int:
+def plan_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="vdsm-netd plan", description="Print the ordered plan for a setupNetworks request."
     )
@@ -54,7 +55,11 @@ def plan_main(argv: Sequence[str]) -> int:
     parser.add_argument("--format", choices=("json", "text", "dot"), default="json",
                         help="json (as Host.planNetworks answers), text, or dot (the device "
                              "graph for Graphviz: dot -Tsvg)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def plan_main(argv: Sequence[str]) -> int:
+    args = plan_parser().parse_args(argv)
     from vdsm_net.engine.engine import Engine
 
     try:
@@ -86,6 +91,10 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+AGENT_DESCRIPTION = (
+    "The host network agent: vdsm's network verbs (JSON-RPC 2.0 in STOMP 1.2 over mutual TLS, "
+    "port 54321) applied to the kernel over netlink, with no state on disk."
+)
 AGENT_EPILOG = """commands:
   vdsm-netd plan -f REQUEST.json [--format text|json|dot]
                         print what a setupNetworks request would do, changing nothing
@@ -96,7 +105,7 @@ signals: SIGHUP reloads the PKI (for new connections) and the hooks; SIGTERM and
 
 def agent_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="vdsm-netd", description=__doc__.split("\n\n")[0], epilog=AGENT_EPILOG,
+        prog="vdsm-netd", description=AGENT_DESCRIPTION, epilog=AGENT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -105,7 +114,9 @@ def agent_parser() -> argparse.ArgumentParser:
     _add_backend_args(parser, default="netlink")
     parser.add_argument("--boot-spec", default=None, help="read-only JSON of the boot networks")
     parser.add_argument("--hooks-dir", default=None, help="directory of vdsm-style hooks")
-    parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
+    parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report",
+                        help="watch the kernel for changes behind our back: off, report them "
+                             "in the capabilities, or repair them")
     parser.add_argument("--metrics", default=None, metavar="HOST:PORT",
                         help="serve Prometheus /metrics and /healthz here (loopback only; off)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text",

@@ -16,6 +16,7 @@ from rpc.server import StompServer, server_ssl_context
 from rpc.tls import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
+from vdsm_net.backends.kinds import missing_kinds
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.drift.monitor import DriftMonitor, DriftReport
@@ -216,8 +217,13 @@ def run(args: argparse.Namespace) -> int:
         log.info("adopted %d networks and %d bonds from the kernel's tags",
                  len(running.networks), len(running.bonds))
     metrics = Metrics() if args.metrics else None
+    lacking = missing_kinds() if args.backend == "netlink" else {}
+    if lacking:
+        log.warning("this kernel lacks link kinds %s (modules %s): requests that need them "
+                    "are refused", ", ".join(sorted(lacking)),
+                    ", ".join(lacking[k] for k in sorted(lacking)))
     engine = Engine(backend, running=running, host_nameservers=host_nameservers,
-                    on_setup=service.setup_counter(metrics))
+                    on_setup=service.setup_counter(metrics), missing_kinds=lacking)
     if spec is not None:
         try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
             engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),

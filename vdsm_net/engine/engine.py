@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vdsm_net.backends.base import Backend, BatchBackend
+from vdsm_net.backends.kinds import refuse_missing
 from vdsm_net.engine.canonicalize import canonicalize
 from vdsm_net.engine.merge import merge
 from vdsm_net.engine.plan.planner import diff, in_use_bridges, touched
@@ -93,11 +94,14 @@ class Engine:
         running: RunningConfig | None = None,
         host_nameservers: Callable[[], Sequence[str]] = lambda: (),
         on_setup: OnSetup | None = None,
+        missing_kinds: Mapping[str, str] | None = None,
     ) -> None:
         """``on_setup(ops, writes, seconds, rolled_back)`` hears of every setup that planned
-        something (the metrics)."""
+        something (the metrics); a plan that creates a link of a kind in ``missing_kinds``
+        (kind -> kernel module) is refused before any write."""
         self.backend = backend
         self._on_setup = on_setup
+        self._missing_kinds = dict(missing_kinds or {})
         self.running = running or RunningConfig()
         self.safe = self.running
         self._host_nameservers = host_nameservers
@@ -124,7 +128,9 @@ class Engine:
         if request.options.full_state:
             desired, kept = self._keep_in_use(desired, observed)
         target = render(desired, observed)
-        return Prepared(request, desired, observed, target, diff(target, observed), kept)
+        plan = diff(target, observed)
+        refuse_missing(plan, self._missing_kinds)
+        return Prepared(request, desired, observed, target, plan, kept)
 
     def _keep_in_use(
         self, desired: RunningConfig, observed: KernelState

@@ -86,3 +86,23 @@ def test_the_result_code_of_a_serialised_response(text: str, code: int) -> None:
 def test_peers_print_ipv6_in_brackets() -> None:
     assert format_peer(("::1", 5, 0, 0)) == "[::1]:5"
     assert format_peer(("127.0.0.1", 5)) == "127.0.0.1:5" and format_peer(None) == "-"
+
+
+def test_a_failing_verb_is_logged_as_its_message_with_the_call_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from vdsm_net.ops.calllog import LoggedDispatcher
+
+    def broken() -> None:
+        raise OSError("create_link: bond0: Operation not supported")
+
+    dispatcher = LoggedDispatcher()
+    dispatcher.register("Host.broken", broken)
+    with caplog.at_level(logging.INFO):
+        reply = dispatcher.dispatch('{"jsonrpc": "2.0", "id": 1, "method": "Host.broken"}')
+    assert reply is not None and '"code": -32603' in reply.text
+    messages = [r.getMessage() for r in caplog.records]
+    assert "method Host.broken failed: create_link: bond0: Operation not supported" in messages
+    assert any(m.startswith("call Host.broken flow=- peer=- subject=- ") and
+               m.endswith("code=-32603") for m in messages)
+    assert not any("OSError(" in m for m in messages)

@@ -97,6 +97,8 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         raise service.StartError(
             f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
     loop = asyncio.get_running_loop()
+    stop = install_signals(loop, lambda: service.reload(server, args.pki, api,
+                                                        lambda: make_hooks(args)))
     if spec is not None:
         await loop.run_in_executor(None, apply_boot_spec, engine, spec)
     if dhcp is not None:  # adopted or boot-spec DHCP networks get their clients back
@@ -104,11 +106,6 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         dhcp.start_monitor(on_change=lambda: lease_changed(api, dhcp, metrics))
     if drift is not None:
         await loop.run_in_executor(None, drift.start)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(
-        signal.SIGHUP, lambda: service.reload(server, args.pki, api, lambda: make_hooks(args)))
     dispatcher.ready = True
     notifier = Notifier()
     log.info("ready")
@@ -126,6 +123,17 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     if dhcp is not None:  # no release: the host keeps its leased addresses across a restart
         await loop.run_in_executor(None, dhcp.close)
     return 0
+
+
+def install_signals(loop: asyncio.AbstractEventLoop, reload: Callable[[], object]
+                    ) -> asyncio.Event:
+    """SIGINT and SIGTERM set the returned event (a stop asked for during the boot spec takes
+    effect once it is applied); SIGHUP calls ``reload``."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    return stop
 
 
 def make_hooks(args: argparse.Namespace) -> Hooks:

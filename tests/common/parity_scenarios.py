@@ -246,11 +246,11 @@ SCENARIOS: tuple[Scenario, ...] = (
                      _link("dummy_2", master="red"))),
         Step({"red": RM}, expect=_clean("dummy_2")),
     )),
-    Scenario("adopt_unowned_bridge", (
-        Step({"red": net(nic="dummy_0")}, before=(Foreign("bridge", "red"),),
-             expect=(_link("red", tag="vdsm-net:net=red", up=True),
-                     _link("dummy_0", master="red"))),
-        Step({"red": RM}, expect=_clean("dummy_0")),
+    Scenario("unowned_bridge_is_never_taken_over", (  # issue 12 row 6
+        Step({"red": net(nic="dummy_0")}, before=(Foreign("bridge", "red"),), error=27,
+             expect=(_link("red", tag=None, up=False), _link("dummy_0", master=None))),
+        Step({"red": RM}, error=27, expect=(_link("red", tag=None),)),
+        Step({"blue": net(nic="dummy_0")}, expect=(_link("dummy_0", master="blue"),)),
     )),
     Scenario("port_removed_behind_our_back", (
         Step({"red": net(nic="dummy_0", vlan=40)}),

@@ -2,6 +2,7 @@
 
 It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects where they are known:
 - names are unique, non-empty and at most 15 characters; NICs cannot be created or deleted;
+  the loopback `lo` exists, observed only as a hidden name;
 - a port has one master; a bond port must be down when it is enslaved, and the bond opens it
   (sets it up) and gives it the bond's MTU; setting a bond's MTU sets its ports' MTU;
 - releasing a bond port, or deleting its bond, closes the port (down) and gives it back the MTU it
@@ -51,6 +52,7 @@ from vdsm_net.model.ops import (
 )
 
 MAX_NAME = 15
+LOOPBACK = "lo"  # every namespace has one; observed only as a hidden name, as on netlink
 MIN_MTU = 68
 MAX_MTU = 65535
 CREATABLE: frozenset[str] = frozenset({"bond", "vlan", "bridge"})
@@ -94,6 +96,7 @@ class MemoryKernel:
             addresses=frozenset(self._addresses),
             routes=frozenset(self._routes),
             rules=frozenset(self._rules),
+            hidden=frozenset({LOOPBACK}),
         )
 
     def nic_facts(self, name: str) -> NicFacts:
@@ -151,7 +154,7 @@ class MemoryKernel:
     def _check_name(self, name: str, op: str) -> None:
         if not name or len(name) > MAX_NAME or "/" in name or any(c.isspace() for c in name):
             raise KernelError(op, f"invalid link name {name!r}")
-        if name in self._links:
+        if name in self._links or name == LOOPBACK:
             raise KernelError(op, f"link {name} exists")
 
     def _need(self, name: str, op: str) -> Link:

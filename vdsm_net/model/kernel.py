@@ -116,6 +116,9 @@ class KernelState:
     """``(ifname, family)`` pairs a DHCP client or SLAAC configures (set by render on a target):
     the planner neither adds nor deletes their addresses, their routes, nor the source rules
     that point at those routes' tables."""
+    hidden: frozenset[str] = field(default=frozenset(), compare=False)
+    """Observed: names of links that exist but are left out of ``links`` (the loopback). They
+    are never managed, and no network may take their name."""
 
     def addresses_of(self, ifname: str) -> list[Address]:
         return sorted(a for a in self.addresses if a.ifname == ifname)

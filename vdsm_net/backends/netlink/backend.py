@@ -65,6 +65,7 @@ class NetlinkBackend:
             addresses=decode_addresses(addr_msgs, dump.names),
             routes=decode_routes(route_msgs, dump.names),
             rules=decode_rules(rule_msgs),
+            hidden=frozenset(dump.names.values()) - frozenset(dump.links),
         )
 
     def _dump(self, kind: int, header_size: int) -> list[tuple[bytes, int, int]]:

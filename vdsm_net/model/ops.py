@@ -245,15 +245,3 @@ class DelTc(TcOp):
 
 def plan_to_json(plan: list[Op]) -> list[dict[str, Any]]:
     return [op.to_dict() for op in plan]
-
-
-def plan_to_dot(plan: list[Op]) -> str:
-    """The plan as a Graphviz chain, one node per op, in order."""
-    lines = ["digraph plan {", "  rankdir=TB;", "  node [shape=box, fontname=monospace];"]
-    for i, op in enumerate(plan):
-        label = op.describe().replace('"', '\\"')
-        lines.append(f'  op{i} [label="{i}: {label}"];')
-        if i:
-            lines.append(f"  op{i - 1} -> op{i};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"

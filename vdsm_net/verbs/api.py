@@ -16,6 +16,7 @@ from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.dynamic.dns import Nameservers
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.canonicalize import blocking_dhcp
+from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine, OnApplied, SetupResult
 from vdsm_net.engine.validate import visible_nics
 from vdsm_net.lldp.receiver import LldpReceiver
@@ -122,6 +123,7 @@ class HostApi:
         register("Host.setupNetworks", self.setup_networks)
         register("Host.setSafeNetworkConfig", self.set_safe_network_config)
         register("Host.planNetworks", self.plan_networks)
+        register("Host.checkNetworks", self.check_networks)
         register("Host.getNetworkCapabilities", self.get_network_capabilities)
         register("Host.getCapabilities", self.get_capabilities, context=True)
         register("Host.getStats", self.get_stats)
@@ -256,6 +258,15 @@ class HostApi:
         """Extension: the ordered plan ``setupNetworks`` would apply, applying nothing."""
         plan = self.engine.plan(*_request_params(networks, bondings, options))
         return {"plan": plan_to_json(plan)}
+
+    def check_networks(self) -> dict[str, Any]:
+        """Extension: the running config against the kernel, by the engine's comparator. One
+        line per differing attribute; an empty list when they match."""
+        snap = self.engine.snapshot()
+        assert snap is not None  # a blocking snapshot always returns
+        running, observed = snap
+        return {"differences": compare(running, observed),
+                "networks": sorted(running.networks)}
 
     # -- reports ---------------------------------------------------------------------------
     def _network_caps(self, state: KernelState) -> dict[str, Any]:

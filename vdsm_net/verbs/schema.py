@@ -173,6 +173,7 @@ PLAN = Shape({"plan": [Shape({"op": str}, open=True)]})
 LLDP_TLV = Shape({"type": int, "name": str, "oui": Opt(int), "subtype": Opt(int),
                   "properties": STR_MAP})
 LLDP = MapOf(Shape({"enabled": bool, "tlvs": [LLDP_TLV]}))
+CHECK = Shape({"differences": [str], "networks": [str]})
 
 RESULTS: dict[str, Any] = {
     "Host.ping": TRUE,
@@ -181,6 +182,7 @@ RESULTS: dict[str, Any] = {
     "Host.setupNetworks": SETUP_DONE,
     "Host.setSafeNetworkConfig": TRUE,
     "Host.planNetworks": PLAN,
+    "Host.checkNetworks": CHECK,
     "Host.getNetworkCapabilities": NETWORK_CAPS,
     "Host.getCapabilities": CAPS,
     "Host.getStats": HOST_STATS,

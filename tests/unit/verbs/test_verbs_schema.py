@@ -25,6 +25,7 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("Host.ping2", {}),
     ("Host.confirmConnectivity", {}),
     ("Host.planNetworks", REQUEST),
+    ("Host.checkNetworks", {}),
     ("Host.setupNetworks", REQUEST),
     ("Host.setSafeNetworkConfig", {}),
     ("Host.getNetworkCapabilities", {}),

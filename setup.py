@@ -14,6 +14,7 @@ setup(
         "pyroute2>=0.9,<0.10",
         "cryptography>=42",
         "aetcd>=1.0",  # asyncio etcd v3 (gRPC) client: agent registration and the manager
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "dev": [
@@ -29,7 +30,7 @@ setup(
     entry_points={
         "console_scripts": [
             "vdsm-netd=vdsm_net.cli:main",
-            "vdsm-net-client=rpc.cli:main",
+            "vdsm-net-client=vdsm_net.client.main:main",
             "vdsm-net-pki=rpc.pki:main",
             "vdsm-net-manager=autonomic.cli:main",
         ],

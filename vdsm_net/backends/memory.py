@@ -16,7 +16,8 @@ It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects whe
   (or a link-scope route in the same table);
 - setting a link down drops its routes and its IPv6 addresses; deleting a link's last IPv4
   address drops its IPv4 routes; deleting a link drops its addresses, routes and ports' master;
-- a bridge gets no addresses of its own (link-local addresses are never observed).
+- a bridge gets no addresses of its own (link-local addresses are never observed);
+- traffic control (host QoS) by the rules of ``memory_tc``; a deleted link takes its tree.
 Every successful ``apply`` is one write. ``fail_at = k`` makes the k-th write from then on raise
 ``KernelError`` without changing anything (one shot).
 """
@@ -30,6 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from vdsm_net.backends.base import NicFacts
+from vdsm_net.backends.memory_tc import TcTable
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import Address, KernelState, Link, LinkKind, Route, Rule
 from vdsm_net.model.ops import (
@@ -49,6 +51,7 @@ from vdsm_net.model.ops import (
     SetMtu,
     SetTag,
     SetUp,
+    TcOp,
 )
 
 MAX_NAME = 15
@@ -64,6 +67,7 @@ class MemoryKernel:
         self._addresses: set[Address] = set()
         self._routes: set[Route] = set()
         self._rules: set[Rule] = set()
+        self._tc = TcTable()
         self._next_index = 1
         self.writes = 0
         self._fail_at: int | None = None
@@ -96,6 +100,7 @@ class MemoryKernel:
             addresses=frozenset(self._addresses),
             routes=frozenset(self._routes),
             rules=frozenset(self._rules),
+            tc=self._tc.snapshot(),
             hidden=frozenset({LOOPBACK}),
         )
 
@@ -113,9 +118,12 @@ class MemoryKernel:
                 self._fail_at = None
                 raise KernelError(op.kind, f"injected fault at write {attempt}")
         handler = _HANDLERS.get(type(op))
-        if handler is None:
+        if isinstance(op, TcOp):
+            self._tc.apply(op, op.obj.dev in self._links)
+        elif handler is None:
             raise KernelError(op.kind, "unsupported op")
-        handler(self, op)
+        else:
+            handler(self, op)
         self.writes += 1
 
     # -- test helpers (no write counted, no fault injected) -------------------------------
@@ -176,6 +184,7 @@ class MemoryKernel:
             self._release(port)
         self._addresses = {a for a in self._addresses if a.ifname != name}
         self._routes = {r for r in self._routes if r.oif != name}
+        self._tc.drop_dev(name)
 
     def _release(self, port: str) -> None:
         """The port leaves its master; a bond closes it and restores its MTU."""

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vdsm_net.dynamic.resolv import RESOLV_CONF, RESOLV_ENV
+from vdsm_net.dynamic.resolv import RESOLV_CONF, RESOLV_ENV, host_nameservers
 from vdsm_net.model.desired import RunningConfig
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,8 @@ def apply_nameservers(
             return "resolved"
         log.warning("resolvectl dns %s failed: %s", link, done.stderr.decode(errors="replace"))
     target = path or resolver_path()
+    if list(servers) == host_nameservers(target):  # what the host has: nothing to do or warn
+        return "unchanged"
     if not runtime_only(target, roots):
         log.warning("nameservers %s not applied: %s is not under %s (never persisted)",
                     list(servers), target, ", ".join(roots))

@@ -8,7 +8,6 @@ options, 25, and a bad vlan string, 26). Everything else is left for ``validate`
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import math
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from vdsm_net.engine.limits import check_request_size
+from vdsm_net.engine.qos import parse_host_qos
 from vdsm_net.model.bridgeopts import strip_bridge_defaults
 from vdsm_net.model.desired import DEFAULT_MTU, Bond, Network, Options, Request, RunningConfig
 from vdsm_net.model.errors import (
@@ -211,7 +211,7 @@ def canonical_network(
         switch=switch,
         bridge_opts=bridge_opts,
         custom=tuple(sorted((str(k), str(v)) for k, v in custom.items() if k != "bridge_opts")),
-        host_qos=copy.deepcopy(attrs.get("hostQos")),
+        host_qos=parse_host_qos(name, attrs.get("hostQos")),
     )
 
 

@@ -9,7 +9,8 @@ applying). Against hostile input (issue 12): a bootproto other than 'none'/'dhcp
 kernel or the ownership tag cannot hold (27, see ``names``); multicast, loopback, unspecified and
 broadcast addresses and gateways, a prefix 0 off the default route network, and a nameserver
 that is not one address (22); a bridge or VLAN the network would create that exists and is not
-ours (27, 26): an unowned link is never taken over.
+ours (27, 26): an unowned link is never taken over. And vdsm's host QoS rules
+(``qos.check_host_qos``, 21).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
+from vdsm_net.engine.qos import check_host_qos
 from vdsm_net.engine.render import bond_tag, top_tag
 from vdsm_net.engine.takeover import check_takeover
 from vdsm_net.model.bridgeopts import bridge_option_value
@@ -368,3 +370,4 @@ def validate(
     _check_nic_usage(desired, observed)
     _check_device_names(request)
     _check_bridge_opts(request)
+    check_host_qos(desired)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from vdsm_net.model.desired import Pairs
+from vdsm_net.model.tc import TcObject
 
 LinkKind = Literal["nic", "bond", "vlan", "bridge", "other"]
 
@@ -112,6 +113,8 @@ class KernelState:
     addresses: frozenset[Address] = frozenset()
     routes: frozenset[Route] = frozenset()
     rules: frozenset[Rule] = frozenset()
+    tc: frozenset[TcObject] = frozenset()
+    """Our traffic-control objects (``model.tc``): host QoS qdiscs, classes and filters."""
     dynamic: frozenset[tuple[str, int]] = field(default=frozenset(), compare=False)
     """``(ifname, family)`` pairs a DHCP client or SLAAC configures (set by render on a target):
     the planner neither adds nor deletes their addresses, their routes, nor the source rules

@@ -64,9 +64,7 @@ class Leadership:
             if not self.leading:
                 await self._campaign()
             else:
-                entry = await self.store.get(self.keys.leader())
-                if entry is None or entry.value != self.value:
-                    self._lose()
+                await self.confirm()
             self._last_ok = self.clock.now()
         except StoreError as exc:
             # no answer from etcd: our lease may lapse; stop acting before it can
@@ -85,6 +83,15 @@ class Leadership:
             self.value = value
             self.leading = True
             log.info("manager %s leads (lease %x)", self.manager_id, self.lease)
+
+    async def confirm(self) -> bool:
+        """Re-read the leader key (a fenced write just failed, or a keepalive is due): stand
+        down at once when it no longer holds our value; whether we still lead."""
+        if self.leading:
+            entry = await self.store.get(self.keys.leader())
+            if entry is None or entry.value != self.value:
+                self._lose()
+        return self.leading
 
     def _lose(self) -> None:
         if self.leading:

@@ -10,6 +10,7 @@ the host's lock first, in a transaction fenced by the leadership.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -285,9 +286,22 @@ class Reconciler:
             [Put(lock, mine, self.leadership.lease), self._put_state(reg.host_id, applying)])
         if not taken:
             log.info("host %s: not pushed (lock held or leadership lost)", reg.host_id)
-            if self.leadership.leading:
+            if await self.leadership.confirm():
                 self._again.add(reg.host_id)  # a lock of the old leader's lease: try again
             return
+        released = False
+        try:
+            record = machine.pushed(applying, self.clock.now(),
+                                    await self._push_now(reg, rendered, policy))
+            log.info("host %s: %s %s", reg.host_id, record.state, record.error or "")
+            released = await self._write(reg.host_id, applying, record, [Delete(lock)])
+        finally:  # whatever ended the push (etcd lost, a bug, a cancel), the lock goes
+            if not released:
+                with contextlib.suppress(StoreError):
+                    await self.store.txn([ValueIs(lock, mine)], [Delete(lock)])
+
+    async def _push_now(self, reg: Registration, rendered: Rendered, policy: Policy) -> Outcome:
+        """The engine's push: setup confirmed over its connection, safe config, a look."""
         options = {"fullState": True, "connectivityCheck": True,
                    "connectivityTimeout": policy.connectivity_timeout}
         try:
@@ -295,16 +309,12 @@ class Reconciler:
                                             rendered.bondings, options)
             await self.hosts.set_safe(reg.host_id, reg.address)
             caps = await self.hosts.capabilities(reg.host_id, reg.address)  # the check
-            outcome = Outcome(kept_in_use=sorted(answer.get("keptInUse") or {}),
-                              still_differs=differences(rendered, caps)[0])
+            return Outcome(kept_in_use=sorted(answer.get("keptInUse") or {}),
+                           still_differs=differences(rendered, caps)[0])
         except HostRefused as exc:
-            outcome = Outcome(error=(exc.code, exc.message))
+            return Outcome(error=(exc.code, exc.message))
         except HostUnreachable as exc:
-            outcome = Outcome(unreachable=str(exc))
-        record = machine.pushed(applying, self.clock.now(), outcome)
-        log.info("host %s: %s %s", reg.host_id, record.state, record.error or "")
-        if not await self._write(reg.host_id, applying, record, [Delete(lock)]):
-            await self.store.txn([ValueIs(lock, mine)], [Delete(lock)])
+            return Outcome(unreachable=str(exc))
 
     def _put_state(self, host_id: str, record: HostState) -> Put:
         return Put(self.keys.state(host_id), json.dumps(record.to_json()).encode())

@@ -43,6 +43,7 @@ class FakeHost:
     caps_calls: int = 0
     gate: asyncio.Event | None = None  # a slow host: setupNetworks waits for it
     hidden: set[str] = field(default_factory=set)  # networks its caps never report
+    crash: int = 0  # setupNetworks raises an unexpected error this many times
 
 
 def make_host(nics: tuple[str, ...] = NICS, mgmt: Mapping[str, Any] | None = None) -> FakeHost:
@@ -92,6 +93,9 @@ class FakeHosts:
         if host.busy:
             host.busy -= 1
             raise HostRefused(40, "Resource unavailable")
+        if host.crash:
+            host.crash -= 1
+            raise RuntimeError("a failure the host port does not know")
         try:
             return host.api.setup_networks(dict(networks), dict(bondings), dict(options))
         except NetworkError as exc:

@@ -351,3 +351,30 @@ def test_a_lock_left_by_the_old_leader_is_tried_again_on_the_next_pass() -> None
         assert len(h1.pushes) == 1
 
     run(t)
+
+
+def test_a_push_that_fails_unexpectedly_leaves_no_lock_and_is_pushed_again() -> None:
+    async def t(c: Cluster) -> None:
+        await c.set_policy(POLICY)
+        h1 = await c.add_host("h1")
+        h1.crash = 1
+        await c.reconciler.pass_once()
+        assert len(h1.pushes) == 1
+        assert await c.store.get(lock_key(c.keys, "h1")) is None  # released, not left to block
+        await c.tick(61)  # the resync, the leader alive
+        await c.reconciler.pass_once()
+        assert len(h1.pushes) == 2 and (await c.state("h1"))["state"] == "Up"
+
+    run(t)
+
+
+def test_a_refused_lock_with_the_leader_key_gone_stands_the_leader_down() -> None:
+    async def t(c: Cluster) -> None:
+        await c.set_policy(POLICY)
+        h1 = await c.add_host("h1")
+        await c.store.put(c.keys.leader(), b'{"id": "usurper"}')  # another leads now
+        assert c.leadership.leading  # not noticed by a keepalive yet
+        await c.reconciler.pass_once()
+        assert not h1.pushes and not c.leadership.leading  # the fenced write told it
+
+    run(t)

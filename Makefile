@@ -90,6 +90,7 @@ deb: venv
 	rm -rf build/deb && mkdir -p build/deb/src
 	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C build/deb/src
 	$(PY) -m vdsm_net.ops.manpage build/deb/src/debian/man >/dev/null
+	$(PY) -m autonomic.manpage build/deb/src/debian/man >/dev/null
 	cd build/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
 	@echo "built $(DEB)"
 

@@ -18,7 +18,9 @@ WAIT = 120.0
 
 EXPECTED = {
     "usr/bin/vdsm-netd", "usr/bin/vdsm-net-client", "usr/bin/vdsm-net-pki",
-    "lib/systemd/system/vdsm-netd.service",
+    "usr/bin/vdsm-net-manager",
+    "lib/systemd/system/vdsm-netd.service", "lib/systemd/system/vdsm-net-manager.service",
+    "usr/share/man/man8/vdsm-net-manager.8.gz",
     "usr/share/man/man8/vdsm-netd.8.gz", "usr/share/man/man1/vdsm-net-client.1.gz",
     "usr/share/man/man1/vdsm-net-pki.1.gz",
     "usr/share/bash-completion/completions/vdsm-net-client",
@@ -65,6 +67,8 @@ def test_the_man_pages_are_the_generated_ones(root: Path) -> None:
         assert flag in page
     client = gzip.decompress((root / "usr/share/man/man1/vdsm-net-client.1.gz").read_bytes())
     assert b"Host.setupNetworks" in client
+    manager = gzip.decompress((root / "usr/share/man/man8/vdsm-net-manager.8.gz").read_bytes())
+    assert manager.startswith(b".TH VDSM-NET-MANAGER 8 ") and b"\\-\\-lease\\-ttl" in manager
 
 
 def test_the_unpacked_commands_run_from_the_package(root: Path) -> None:
@@ -84,5 +88,11 @@ def test_the_unpacked_commands_run_from_the_package(root: Path) -> None:
                               capture_output=True, text=True, env=env, timeout=WAIT,
                               check=False, cwd=root)
         assert done.returncode == 0 and done.stdout.startswith(cmd), done.stderr
+    manager = subprocess.run([sys.executable, "-S", str(root / "usr/bin/vdsm-net-manager"),
+                              "--help"], capture_output=True, text=True, env=env, timeout=WAIT,
+                             check=False, cwd=root)
+    assert manager.returncode == 0 and "policy" in manager.stdout, manager.stderr
     unit = (root / "lib/systemd/system/vdsm-netd.service").read_text()
     assert "Type=notify" in unit and "ExecStart=/usr/bin/vdsm-netd " in unit
+    unit = (root / "lib/systemd/system/vdsm-net-manager.service").read_text()
+    assert "ExecStart=/usr/bin/vdsm-net-manager run " in unit

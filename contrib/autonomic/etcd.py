@@ -33,6 +33,12 @@ _UNREACHABLE = (
 )
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """A task nobody awaits any more: its end, whatever it is, is not an error to report."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _entry(kv: Any) -> Entry:
     return Entry(
         key=kv.key.decode(),
@@ -53,6 +59,7 @@ class EtcdStore:
         self.timeout = timeout
         self._index = 0
         self._client: aetcd.Client | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def _connected(self) -> aetcd.Client:
         if self._client is None:
@@ -65,7 +72,7 @@ class EtcdStore:
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
-                await client.close()
+                await asyncio.wait_for(client.close(), self.timeout)
         self._index = (self._index + 1) % len(self.endpoints)
 
     async def _call(self, what: Callable[[aetcd.Client], Awaitable[T]]) -> T:
@@ -142,30 +149,56 @@ class EtcdStore:
             await self._call(lambda c: c.revoke_lease(lease))
 
     async def wait(self, revision: int, wanted: Callable[[str], bool], timeout: float) -> int:
-        """Watch the whole key space from ``revision + 1`` until a wanted key changes."""
-        seen = revision
+        """Watch the whole key space from ``revision + 1`` until a wanted key changes.
 
-        async def watch(c: aetcd.Client) -> int:
-            nonlocal seen
-            watch = await c.watch(b"\0", range_end=b"\0", start_revision=revision + 1)
-            try:
-                async for event in watch:
-                    seen = max(seen, int(event.kv.mod_revision))
-                    if wanted(event.kv.key.decode()):
-                        return seen
-            finally:
-                await watch.cancel()
-            return seen
-
+        aetcd's watcher can wedge (a cancel queued behind a stream that no longer reads holds
+        its lock for good), so the watch runs as a task of its own: whatever ends this call
+        (the timeout, a wanted key, the caller's cancel), a watch that does not end within the
+        call timeout once cancelled is abandoned with its client, and the next call connects
+        afresh. The manager's loops never hang on it."""
+        seen = [revision]
+        inner = asyncio.ensure_future(self._call(lambda c: self._watch(c, revision, wanted, seen)))
+        inner.add_done_callback(_retrieve)
         try:
-            return await asyncio.wait_for(self._call(watch), timeout)
-        except TimeoutError:
-            return seen
+            done, _ = await asyncio.wait({inner}, timeout=timeout)
+        finally:
+            if not inner.done():
+                await self._abandon(inner)
+        if inner not in done:
+            return seen[0]
+        try:
+            return inner.result()
         except aetcd.exceptions.RevisionCompactedError:
             return revision  # the caller re-reads everything anyway
+
+    @staticmethod
+    async def _watch(c: aetcd.Client, revision: int, wanted: Callable[[str], bool],
+                     seen: list[int]) -> int:
+        watch = await c.watch(b"\0", range_end=b"\0", start_revision=revision + 1)
+        try:
+            async for event in watch:
+                seen[0] = max(seen[0], int(event.kv.mod_revision))
+                if wanted(event.kv.key.decode()):
+                    return seen[0]
+        finally:
+            await watch.cancel()
+        return seen[0]
+
+    async def _abandon(self, task: asyncio.Future[int]) -> None:
+        task.cancel()
+        _, pending = await asyncio.wait({task}, timeout=self.timeout)
+        if pending:
+            log.warning("etcd %s: a watch did not end when cancelled; reconnecting",
+                        self.endpoints[self._index])
+            client, self._client = self._client, None
+            if client is not None:  # its close may wedge on the same lock: in the background
+                closing = asyncio.ensure_future(asyncio.wait_for(client.close(), self.timeout))
+                closing.add_done_callback(_retrieve)
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
-                await client.close()
+                await asyncio.wait_for(client.close(), self.timeout)

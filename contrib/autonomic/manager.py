@@ -90,9 +90,8 @@ class Manager:
                                            return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, StoreError):
-                await task
+        if pending:  # bounded: a wait that does not end when cancelled never holds the loop
+            await asyncio.wait(pending, timeout=self.ttl / 3)
         if event in done and not event.cancelled():
             self.events.put_nowait(event.result())
         failed = [t for t in done if not t.cancelled() and t.exception() is not None]

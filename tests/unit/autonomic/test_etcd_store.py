@@ -122,3 +122,53 @@ def test_a_frozen_member_is_passed_over_within_the_call_timeout(etcd3: EtcdClust
             frozen.send_signal(signal.SIGCONT)
 
     run(etcd3.url, t)
+
+
+class _WedgedWatch:
+    """aetcd's watcher when its cancel is queued behind a stream that no longer reads."""
+
+    def __init__(self) -> None:
+        self.cancels = 0
+
+    def __aiter__(self) -> _WedgedWatch:
+        return self
+
+    async def __anext__(self) -> object:
+        await asyncio.Event().wait()  # no event ever comes
+        raise StopAsyncIteration
+
+    async def cancel(self) -> None:
+        self.cancels += 1
+        await asyncio.Event().wait()  # and the cancel never returns
+
+
+class _WedgedClient:
+    def __init__(self) -> None:
+        self.watches: list[_WedgedWatch] = []
+
+    async def watch(self, key: bytes, **_: object) -> _WedgedWatch:
+        self.watches.append(_WedgedWatch())
+        return self.watches[-1]
+
+    async def close(self) -> None:
+        await asyncio.Event().wait()  # its close wedges on the same lock
+
+
+def test_a_wedged_watch_is_abandoned_with_its_client_and_never_holds_the_caller() -> None:
+    async def t() -> None:
+        store = EtcdStore("http://127.0.0.1:1", timeout=1)
+        wedged = _WedgedClient()
+        store._client = wedged
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        assert await store.wait(7, lambda _k: True, 0.2) == 7  # the timeout: nothing seen
+        assert loop.time() - start < 5  # 0.2 s, then at most the call timeout for the cancel
+        assert wedged.watches[0].cancels == 1 and store._client is None  # dropped
+        store._client = wedged
+        waiting = asyncio.ensure_future(store.wait(7, lambda _k: True, 60))
+        await asyncio.sleep(0.1)
+        waiting.cancel()  # the caller gives up first (the manager's loop woke for an event)
+        done, _ = await asyncio.wait({waiting}, timeout=5)
+        assert waiting in done and waiting.cancelled() and store._client is None
+
+    asyncio.run(t())

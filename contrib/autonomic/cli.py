@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import signal
@@ -167,12 +168,22 @@ async def _run(store: EtcdStore, keys: Keys, args: argparse.Namespace) -> int:
                       parallel=args.parallel, resync=args.resync)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, manager.stopping.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
     logging.getLogger(__name__).info("manager %s starting (etcd %s)", args.id, store.endpoints)
     try:
         await manager.run()
     finally:
         await hosts.close()
     return 0
+
+
+def dump_tasks() -> None:
+    """SIGUSR1: where every task of the manager waits, in its log (a hang, diagnosed live)."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        print(f"-- {task.get_name()}: {task.get_coro()}", file=out)
+        task.print_stack(limit=12, file=out)
+    logging.getLogger(__name__).warning("tasks on SIGUSR1:\n%s", out.getvalue())
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

@@ -64,23 +64,52 @@ class EtcdStore:
     async def _connected(self) -> aetcd.Client:
         if self._client is None:
             client = make_client(self.endpoints[self._index], self.timeout)
-            await client.connect()
+            try:
+                await self._bounded(client.connect(), self.timeout)
+            except BaseException:
+                self._forget(client)
+                raise
             self._client = client
         return self._client
+
+    async def _bounded(self, work: Awaitable[T], timeout: float) -> T:
+        """``work`` as a task of its own, given up (cancelled, never awaited again) after
+        ``timeout`` or when the caller is cancelled: aetcd's gRPC calls can wedge under load
+        (a watch cancel queued behind a stream that no longer reads holds the watcher's lock;
+        a connect may wait for a channel that never gets ready), and a manager loop must
+        never hang on etcd."""
+        task = asyncio.ensure_future(work)
+        task.add_done_callback(_retrieve)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        finally:
+            if not task.done():
+                task.cancel()
+        if not done:
+            raise TimeoutError(f"no answer within {timeout:.0f} s")
+        return task.result()
+
+    def _forget(self, client: aetcd.Client) -> None:
+        """Close a client in the background, bounded: its close may wedge like its calls."""
+        closing = asyncio.ensure_future(self._bounded(client.close(), self.timeout))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), self.timeout)
+            self._forget(client)
         self._index = (self._index + 1) % len(self.endpoints)
 
-    async def _call(self, what: Callable[[aetcd.Client], Awaitable[T]]) -> T:
+    async def _call(self, what: Callable[[aetcd.Client], Awaitable[T]],
+                    timeout: float | None = None) -> T:
+        """``what`` on the current member, the next ones when it is unreachable or silent
+        for ``timeout`` (default: the call timeout, and a second for the answer to travel)."""
         last: Exception | None = None
         for _ in range(len(self.endpoints)):
             try:
                 client = await self._connected()
-                return await what(client)
+                return await self._bounded(what(client), timeout or self.timeout + 1)
             except _UNREACHABLE as exc:
                 last = exc
                 log.warning("etcd %s unreachable (%s); trying the next member",
@@ -149,30 +178,28 @@ class EtcdStore:
             await self._call(lambda c: c.revoke_lease(lease))
 
     async def wait(self, revision: int, wanted: Callable[[str], bool], timeout: float) -> int:
-        """Watch the whole key space from ``revision + 1`` until a wanted key changes.
-
-        aetcd's watcher can wedge (a cancel queued behind a stream that no longer reads holds
-        its lock for good), so the watch runs as a task of its own: whatever ends this call
-        (the timeout, a wanted key, the caller's cancel), a watch that does not end within the
-        call timeout once cancelled is abandoned with its client, and the next call connects
-        afresh. The manager's loops never hang on it."""
+        """Watch the whole key space from ``revision + 1`` until a wanted key changes, for at
+        most ``timeout`` seconds; the revision seen so far. The watch is bounded like every
+        call: a wedged one is given up with its client."""
         seen = [revision]
-        inner = asyncio.ensure_future(self._call(lambda c: self._watch(c, revision, wanted, seen)))
-        inner.add_done_callback(_retrieve)
         try:
-            done, _ = await asyncio.wait({inner}, timeout=timeout)
-        finally:
-            if not inner.done():
-                await self._abandon(inner)
-        if inner not in done:
+            return await self._bounded(
+                self._connected_watch(revision, wanted, seen), timeout)
+        except TimeoutError:
             return seen[0]
-        try:
-            return inner.result()
         except aetcd.exceptions.RevisionCompactedError:
             return revision  # the caller re-reads everything anyway
 
-    @staticmethod
-    async def _watch(c: aetcd.Client, revision: int, wanted: Callable[[str], bool],
+    async def _connected_watch(self, revision: int, wanted: Callable[[str], bool],
+                               seen: list[int]) -> int:
+        client = await self._connected()
+        try:
+            return await self._watch(client, revision, wanted, seen)
+        except _UNREACHABLE:
+            await self._drop()
+            raise StoreError(f"etcd {self.endpoints[self._index]} unreachable") from None
+
+    async def _watch(self, c: aetcd.Client, revision: int, wanted: Callable[[str], bool],
                      seen: list[int]) -> int:
         watch = await c.watch(b"\0", range_end=b"\0", start_revision=revision + 1)
         try:
@@ -180,25 +207,19 @@ class EtcdStore:
                 seen[0] = max(seen[0], int(event.kv.mod_revision))
                 if wanted(event.kv.key.decode()):
                     return seen[0]
-        finally:
-            await watch.cancel()
+        finally:  # the watch's cancel can wedge aetcd's watcher: then a new client
+            stop = asyncio.ensure_future(watch.cancel())
+            stop.add_done_callback(_retrieve)
+            done, _ = await asyncio.wait({stop}, timeout=self.timeout)
+            if not done and self._client is c:
+                log.warning("etcd %s: a watch did not end when cancelled; reconnecting",
+                            self.endpoints[self._index])
+                self._client = None
+                self._forget(c)
         return seen[0]
-
-    async def _abandon(self, task: asyncio.Future[int]) -> None:
-        task.cancel()
-        _, pending = await asyncio.wait({task}, timeout=self.timeout)
-        if pending:
-            log.warning("etcd %s: a watch did not end when cancelled; reconnecting",
-                        self.endpoints[self._index])
-            client, self._client = self._client, None
-            if client is not None:  # its close may wedge on the same lock: in the background
-                closing = asyncio.ensure_future(asyncio.wait_for(client.close(), self.timeout))
-                closing.add_done_callback(_retrieve)
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), self.timeout)
+                await self._bounded(client.close(), self.timeout)

@@ -9,6 +9,8 @@ at the end of the run.
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -57,6 +59,10 @@ def pytest_runtest_makereport(
     outcome = yield
     report = outcome.get_result()
     if report.failed and _CLUSTER:
+        for manager in _CLUSTER[0].managers.values():
+            if manager.alive:
+                manager.send(signal.SIGUSR1)  # each logs where its tasks wait
+        time.sleep(1.0)
         for name, text in _CLUSTER[0].logs().items():
             report.sections.append((f"{name} log", text[-20000:]))
 

@@ -90,3 +90,13 @@ def test_unreachable_agent_is_non_responsive_then_reconciled(cluster: Cluster) -
         h2.agent.send(signal.SIGCONT)
     took = cluster.wait_converged(("h2",), what="reconciled after SIGCONT")
     measure("agent SIGCONT to reconciled", took)
+
+
+def test_no_host_ever_got_two_setups_at_once(cluster: Cluster) -> None:
+    """Over the whole run (failover and etcd member loss included): an agent answers a second
+    configuration call made while one is under way with 40, and none ever did."""
+    for name, host in cluster.hosts.items():
+        calls = [line for line in host.agent.log().splitlines()
+                 if "call Host.setupNetworks " in line]
+        assert calls, f"{name} was never pushed to"
+        assert not [line for line in calls if "code=40" in line], f"{name}: overlapping pushes"

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from autonomic.etcd import EtcdStore
 from autonomic.pools import allocate
-from autonomic.store import Absent, Delete, Put, Unchanged, ValueIs
+from autonomic.store import Absent, Delete, Put, StoreError, Unchanged, ValueIs
 from tests.cluster.etcd_server import EtcdCluster, free_port
 from vdsm_net.cluster.etcd import CALL_TIMEOUT
 from vdsm_net.cluster.keys import Keys
@@ -162,13 +162,38 @@ def test_a_wedged_watch_is_abandoned_with_its_client_and_never_holds_the_caller(
         loop = asyncio.get_running_loop()
         start = loop.time()
         assert await store.wait(7, lambda _k: True, 0.2) == 7  # the timeout: nothing seen
-        assert loop.time() - start < 5  # 0.2 s, then at most the call timeout for the cancel
-        assert wedged.watches[0].cancels == 1 and store._client is None  # dropped
+        assert loop.time() - start < 1  # the caller is not held by the wedged cancel
+        await asyncio.sleep(1.5)  # the call timeout: then the wedged client is given up
+        assert wedged.watches[0].cancels == 1 and store._client is None
         store._client = wedged
         waiting = asyncio.ensure_future(store.wait(7, lambda _k: True, 60))
         await asyncio.sleep(0.1)
         waiting.cancel()  # the caller gives up first (the manager's loop woke for an event)
-        done, _ = await asyncio.wait({waiting}, timeout=5)
-        assert waiting in done and waiting.cancelled() and store._client is None
+        done, _ = await asyncio.wait({waiting}, timeout=0.5)
+        assert waiting in done and waiting.cancelled()
+        await asyncio.sleep(1.5)
+        assert wedged.watches[1].cancels == 1 and store._client is None
+
+    asyncio.run(t())
+
+
+def test_a_call_that_never_answers_is_given_up_as_unreachable() -> None:
+    class Silent(_WedgedClient):
+        async def get(self, key: bytes) -> object:
+            await asyncio.Event().wait()  # a member that accepted the call and went silent
+            return None
+
+    async def t() -> None:
+        store = EtcdStore("http://127.0.0.1:1", timeout=1)
+        store._client = Silent()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            await store.get("/k")
+        except StoreError as exc:
+            assert "no etcd member reachable" in str(exc)
+        else:
+            raise AssertionError("a silent member answered")
+        assert loop.time() - start < 10 and not isinstance(store._client, Silent)
 
     asyncio.run(t())

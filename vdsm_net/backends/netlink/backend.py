@@ -35,7 +35,7 @@ class NetlinkBackend:
         self._worker = NetlinkWorker(netns)
         try:
             self._sysfs = self._worker.sysfs_root()
-            self._sock = self._worker.call(lambda _ipr: c.RtnlSocket())
+            self._sock = self._worker.call(c.RtnlSocket)
         except BaseException:
             self._worker.close()
             raise

@@ -10,7 +10,8 @@ import sys
 IMPORT_ALL = """
 import importlib, pkgutil, sys
 import rpc, vdsm_net
-names = [m.name for p in (vdsm_net, rpc) for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")]
+names = [m.name for p in (vdsm_net, rpc)
+         for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")]
 for name in names:
     importlib.import_module(name)
 print(len(names), sorted(m for m in sys.modules if m.split(".")[0] == "pyroute2"))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tests.unit.engine.engine_helpers import converge
 from tests.unit.engine.strategies import nic_sets, running_configs
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.adopt import adopt, tag_fields
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.plan.planner import diff

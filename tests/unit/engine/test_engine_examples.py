@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

@@ -16,7 +16,7 @@ import pytest
 
 from tests.unit.verbs.conftest import Agent
 from vdsm_net import __version__
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.client.main import main
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.ops import SetMtu

@@ -9,8 +9,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["vdsm_net", "vdsm_net.*", "rpc"]),
     install_requires=[
-        "cryptography>=42",
-        "prometheus-client>=0.20",
+        "cryptography>=38",  # Debian 12 has 38.0.4
+        "prometheus-client>=0.16",  # Debian 12 has 0.16.0
     ],
     extras_require={
         "dev": [

@@ -159,8 +159,8 @@ def _network(index: CapsIndex, net: Network) -> BridgedNetCaps | BridgelessNetCa
     link = index.state.links.get(top) if top else None
     if top is None or link is None:
         return None
-    south = net.southbound
     if net.bridged:
+        south = net.southbound
         ports = index.ports(top)
         bridged: BridgedNetCaps = {
             **devinfo(index, link, net),  # type: ignore[typeddict-item]
@@ -170,7 +170,7 @@ def _network(index: CapsIndex, net: Network) -> BridgedNetCaps | BridgelessNetCa
     bridgeless: BridgelessNetCaps = {
         **devinfo(index, link, net),  # type: ignore[typeddict-item]
         "bridged": False, "iface": top, "switch": net.switch, "interface": top,
-        "southbound": south or top}
+        "southbound": top}  # bridgeless, the top device is the southbound one
     return _net_extras(bridgeless, index, net)
 
 

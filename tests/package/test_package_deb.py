@@ -17,6 +17,7 @@ EXPECTED = {
     "usr/share/man/man1/vdsm-net-pki.1.gz",
     "usr/share/bash-completion/completions/vdsm-net-client",
     "usr/share/bash-completion/completions/vdsm-netd",
+    "usr/share/bash-completion/completions/vdsm-net-pki",
     "usr/share/doc/vdsm-net/copyright",
     "usr/share/doc/vdsm-net/examples/bond-vlan.json",
     "usr/lib/python3/dist-packages/vdsm_net/agent.py",

@@ -117,3 +117,19 @@ def test_bash_completion_offers_the_verbs() -> None:
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
                           check=False, timeout=60)
     assert done.stdout.split() == ["setupNetworks"], done
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+@pytest.mark.parametrize(("words", "expected"), [
+    ("vdsm-net-pki ''", ["init"]),
+    ("vdsm-net-pki init --ho", ["--host-cn"]),
+    ("vdsm-net-pki init --f", ["--force"]),
+])
+def test_bash_completion_of_the_pki_tool(words: str, expected: list[str]) -> None:
+    script = (f"source {ROOT}/contrib/completion/vdsm-net-pki; COMP_WORDS=({words}); "
+              "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _vdsm_net_pki; "
+              'echo "${COMPREPLY[@]}"')
+    env = {**os.environ, "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
+                          check=False, timeout=60)
+    assert done.stdout.split() == expected, done

@@ -108,15 +108,22 @@ def test_show_is_a_tree_and_check_exits_1_on_drift(
     assert "[fail] bond0.100.mtu: desired 1500, kernel 1400" in out.splitlines()
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
-def test_bash_completion_offers_the_verbs() -> None:
-    script = (f"source {ROOT}/contrib/completion/vdsm-net-client; "
-              "COMP_WORDS=(vdsm-net-client -p 1 Host setup); COMP_CWORD=4; _vdsm_net_client; "
+def _complete(command: str, words: str) -> list[str]:
+    """What contrib/completion/COMMAND offers for the last of ``words``."""
+    function = "_" + command.replace("-", "_")
+    script = (f"source {ROOT}/contrib/completion/{command}; COMP_WORDS=({words}); "
+              f"COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); {function}; "
               'echo "${COMPREPLY[@]}"')
     env = {**os.environ, "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}"}
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
                           check=False, timeout=60)
-    assert done.stdout.split() == ["setupNetworks"], done
+    assert not done.stderr, done
+    return done.stdout.split()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_bash_completion_offers_the_verbs() -> None:
+    assert _complete("vdsm-net-client", "vdsm-net-client -p 1 Host setup") == ["setupNetworks"]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
@@ -126,10 +133,4 @@ def test_bash_completion_offers_the_verbs() -> None:
     ("vdsm-net-pki init --f", ["--force"]),
 ])
 def test_bash_completion_of_the_pki_tool(words: str, expected: list[str]) -> None:
-    script = (f"source {ROOT}/contrib/completion/vdsm-net-pki; COMP_WORDS=({words}); "
-              "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _vdsm_net_pki; "
-              'echo "${COMPREPLY[@]}"')
-    env = {**os.environ, "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
-                          check=False, timeout=60)
-    assert done.stdout.split() == expected, done
+    assert _complete("vdsm-net-pki", words) == expected

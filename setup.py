@@ -11,20 +11,21 @@ setup(
     # the manager is its own package (issue 13), kept apart from the agent in contrib/
     package_dir={"autonomic": "contrib/autonomic"},
     install_requires=[
-        "pyroute2>=0.9,<0.10",
-        "cryptography>=42",
-        "aetcd>=1.0",  # asyncio etcd v3 (gRPC) client: agent registration and the manager
-        "prometheus-client>=0.20",
+        "cryptography>=38",  # Debian 12 has 38.0.4
+        "prometheus-client>=0.16",  # Debian 12 has 0.16.0
     ],
     extras_require={
         "dev": [
             "pytest>=8",
+            "pyroute2>=0.9,<0.10",  # the kernel tests' oracle and the benchmarks' poker
             "pytest-timeout",
             "hypothesis>=6",
             "stomp.py>=8",
             "ruff",
             "mypy",
         ],
+        # asyncio etcd v3 (gRPC) client: agent registration and the manager (not in Debian 12)
+        "cluster": ["aetcd>=1.0"],
         "ethtool": ["ethtool==0.15"],
     },
     entry_points={

@@ -19,7 +19,7 @@ from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.kinds import missing_kinds
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
-from vdsm_net.cluster.etcd import parse_endpoints
+from vdsm_net.cluster.endpoints import parse_endpoints, require_client_library
 from vdsm_net.cluster.hostside import (
     ClusterPlan,
     cluster_plan,
@@ -239,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         boot = read_boot_info(args, load_boot_spec(args.boot_spec) if args.boot_spec else None)
         endpoints = parse_endpoints(boot.cluster) if boot.cluster else []
+        if endpoints:
+            require_client_library()
         advertise = parse_advertise(args.advertise)
         parse_listen(args.listen)
         if args.metrics:

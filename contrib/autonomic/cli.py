@@ -30,14 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autonomic.etcd import EtcdStore
 from autonomic.hostport import WireHosts
 from autonomic.leader import leader_id
 from autonomic.manager import Manager
 from autonomic.policy import PolicyError, validate_policy
 from autonomic.reconcile import DEFAULT_RESYNC, read_snapshot
-from autonomic.store import StoreError, WallClock
+from autonomic.store import Store, StoreError, WallClock
 from rpc.tls import DEFAULT_PKI_DIR, PkiError, client_files
+from vdsm_net.cluster.endpoints import require_client_library
 from vdsm_net.cluster.keys import DEFAULT_PREFIX, Keys
 
 DEFAULT_TTL = 5
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _policy_set(store: EtcdStore, keys: Keys, path: str) -> int:
+async def _policy_set(store: Store, keys: Keys, path: str) -> int:
     text = sys.stdin.read() if path == "-" else Path(path).read_text()
     try:
         doc = json.loads(text)
@@ -87,7 +87,7 @@ async def _policy_set(store: EtcdStore, keys: Keys, path: str) -> int:
     return 0
 
 
-async def _policy_get(store: EtcdStore, keys: Keys) -> int:
+async def _policy_get(store: Store, keys: Keys) -> int:
     entry = await store.get(keys.policy())
     if entry is None:
         print("no policy is set", file=sys.stderr)
@@ -96,7 +96,7 @@ async def _policy_get(store: EtcdStore, keys: Keys) -> int:
     return 0
 
 
-async def host_list(store: EtcdStore, keys: Keys) -> list[dict[str, Any]]:
+async def host_list(store: Store, keys: Keys) -> list[dict[str, Any]]:
     snap = await read_snapshot(store, keys)
     out = []
     for host_id in sorted(set(snap.hosts) | set(snap.states) | snap.maintenance):
@@ -116,7 +116,7 @@ async def host_list(store: EtcdStore, keys: Keys) -> list[dict[str, Any]]:
     return out
 
 
-async def _hosts(store: EtcdStore, keys: Keys, as_json: bool) -> int:
+async def _hosts(store: Store, keys: Keys, as_json: bool) -> int:
     rows = await host_list(store, keys)
     if as_json:
         print(json.dumps(rows, indent=4, sort_keys=True))
@@ -130,7 +130,7 @@ async def _hosts(store: EtcdStore, keys: Keys, as_json: bool) -> int:
     return 0
 
 
-async def _maintenance(store: EtcdStore, keys: Keys, host_id: str, mode: str) -> int:
+async def _maintenance(store: Store, keys: Keys, host_id: str, mode: str) -> int:
     try:
         key = keys.maintenance(host_id)
     except ValueError as exc:
@@ -142,7 +142,7 @@ async def _maintenance(store: EtcdStore, keys: Keys, host_id: str, mode: str) ->
     return 0
 
 
-async def _leader(store: EtcdStore, keys: Keys) -> int:
+async def _leader(store: Store, keys: Keys) -> int:
     entry = await store.get(keys.leader())
     name = leader_id(entry.value if entry else None)
     if name is None:
@@ -152,7 +152,7 @@ async def _leader(store: EtcdStore, keys: Keys) -> int:
     return 0
 
 
-async def _run(store: EtcdStore, keys: Keys, args: argparse.Namespace) -> int:
+async def _run(store: Store, keys: Keys, args: argparse.Namespace) -> int:
     client_files(args.pki)  # the engine certificate must be there before anything starts
     if args.lease_ttl < 2 or args.parallel < 1 or args.resync <= 0:
         raise UsageError("--lease-ttl is at least 2, --parallel at least 1, --resync positive")
@@ -169,7 +169,8 @@ async def _run(store: EtcdStore, keys: Keys, args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, manager.stopping.set)
     loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
-    logging.getLogger(__name__).info("manager %s starting (etcd %s)", args.id, store.endpoints)
+    logging.getLogger(__name__).info("manager %s starting (etcd %s)", args.id,
+                                      args.run_etcd or args.etcd)
     try:
         await manager.run()
     finally:
@@ -191,6 +192,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if not urls:
         raise UsageError("--etcd URL[,URL...] is required")
     try:
+        require_client_library()
+        from autonomic.etcd import EtcdStore  # here: aetcd is optional (not in Debian 12)
+
         store = EtcdStore(urls)
         keys = Keys(args.prefix)
     except ValueError as exc:

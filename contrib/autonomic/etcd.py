@@ -19,7 +19,8 @@ import aetcd.exceptions
 from aetcd.utils import prefix_range_end
 
 from autonomic.store import Absent, Cond, Delete, Entry, Op, Put, StoreError, ValueIs
-from vdsm_net.cluster.etcd import CALL_TIMEOUT, make_client, parse_endpoints
+from vdsm_net.cluster.endpoints import CALL_TIMEOUT, parse_endpoints
+from vdsm_net.cluster.etcd import make_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

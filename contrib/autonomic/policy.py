@@ -23,7 +23,7 @@ from typing import Any
 
 from autonomic.pools import FAMILIES, IPNetwork, candidates, parse_pool
 from autonomic.render import DEFAULT_MGMT, MGMT_PROPERTIES, HostView, RenderError, render_host
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import ERR_BAD_PARAMS, NetworkError
 

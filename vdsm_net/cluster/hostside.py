@@ -16,18 +16,20 @@ import ipaddress
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vdsm_net import __version__
 from vdsm_net.cluster.cmdline import BootCmdline
 from vdsm_net.cluster.cmdline_spec import parse_cmdline
-from vdsm_net.cluster.etcd import Endpoint
+from vdsm_net.cluster.endpoints import Endpoint
 from vdsm_net.cluster.identity import IdentityError, boot_id, host_id, mgmt_nic, nic_facts
 from vdsm_net.cluster.keys import Keys
-from vdsm_net.cluster.registration import Registrar
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.kernel import KernelState
 from vdsm_net.verbs.caps import HIDDEN_NIC_PREFIXES
+
+if TYPE_CHECKING:  # the etcd client is imported only when the agent registers
+    from vdsm_net.cluster.registration import Registrar
 
 PROC_CMDLINE = "/proc/cmdline"
 
@@ -196,6 +198,8 @@ def start_registration(
 ) -> tuple[Registrar, asyncio.Task[None]]:
     """The registration loop as a task of the running loop; the record is built in a thread
     (it observes the kernel)."""
+    from vdsm_net.cluster.registration import Registrar  # here: aetcd is optional (endpoints.py)
+
     loop = asyncio.get_running_loop()
     record = HostRecord(engine, plan.host_id, plan.boot, plan.advertise, listen_port)
 

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from vdsm_net.cluster.etcd import ETCD_ERRORS, Endpoint, make_client
+from vdsm_net.cluster.endpoints import Endpoint
+from vdsm_net.cluster.etcd import ETCD_ERRORS, make_client
 from vdsm_net.cluster.keys import DEFAULT_HOST_TTL, Keys
 
 log = logging.getLogger("vdsm-netd.cluster")

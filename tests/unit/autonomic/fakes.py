@@ -13,7 +13,7 @@ from autonomic.hostport import HostRefused, HostUnreachable
 from autonomic.leader import Leadership
 from autonomic.reconcile import Reconciler
 from autonomic.store import FakeClock, MemoryStore
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.cluster.keys import Keys
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import NetworkError
@@ -56,6 +56,12 @@ def make_host(nics: tuple[str, ...] = NICS, mgmt: Mapping[str, Any] | None = Non
     return FakeHost(api, kernel)
 
 
+def wire(answer: object) -> dict[str, Any]:
+    """An answer as the manager gets it: JSON over the wire, not the agent's typed shape."""
+    out: dict[str, Any] = json.loads(json.dumps(answer))
+    return out
+
+
 class FakeHosts:
     """HostPort over in-process agents, keyed by host id."""
 
@@ -71,14 +77,14 @@ class FakeHosts:
     async def capabilities(self, host_id: str, address: str) -> dict[str, Any]:
         host = self._host(host_id)
         host.caps_calls += 1
-        caps = host.api.get_network_capabilities()
+        caps = wire(host.api.get_network_capabilities())
         for name in host.hidden:
             caps["networks"].pop(name, None)
         return caps
 
     async def statistics(self, host_id: str, address: str) -> dict[str, Any]:
         host = self._host(host_id)
-        stats = host.api.get_network_statistics()
+        stats = wire(host.api.get_network_statistics())
         for name in host.links_down:
             stats["network"][name]["state"] = "down"
         return stats
@@ -97,7 +103,7 @@ class FakeHosts:
             host.crash -= 1
             raise RuntimeError("a failure the host port does not know")
         try:
-            return host.api.setup_networks(dict(networks), dict(bondings), dict(options))
+            return wire(host.api.setup_networks(dict(networks), dict(bondings), dict(options)))
         except NetworkError as exc:
             raise HostRefused(exc.code, exc.message) from None
 

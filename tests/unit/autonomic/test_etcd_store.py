@@ -12,7 +12,7 @@ from autonomic.etcd import EtcdStore
 from autonomic.pools import allocate
 from autonomic.store import Absent, Delete, Put, StoreError, Unchanged, ValueIs
 from tests.cluster.etcd_server import EtcdCluster, free_port
-from vdsm_net.cluster.etcd import CALL_TIMEOUT
+from vdsm_net.cluster.endpoints import CALL_TIMEOUT
 from vdsm_net.cluster.keys import Keys
 
 

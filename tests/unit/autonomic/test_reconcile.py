@@ -13,7 +13,7 @@ from autonomic import machine
 from autonomic.leader import Leadership, lock_key
 from autonomic.reconcile import Reconciler
 from autonomic.store import Put
-from tests.unit.autonomic.fakes import Cluster, FakeHost, registration
+from tests.unit.autonomic.fakes import Cluster, FakeHost, registration, wire
 
 POLICY: dict[str, Any] = {
     "networks": {
@@ -34,7 +34,7 @@ def run(test: Callable[[Cluster], Awaitable[None]]) -> None:
 
 
 def caps(host: FakeHost) -> dict[str, Any]:
-    return host.api.get_network_capabilities()
+    return wire(host.api.get_network_capabilities())
 
 
 def test_a_new_host_gets_the_policy_with_its_pool_address_and_is_up() -> None:

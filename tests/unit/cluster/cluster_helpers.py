@@ -10,7 +10,7 @@ from typing import Any
 
 import aetcd
 
-from vdsm_net.cluster.etcd import parse_endpoint
+from vdsm_net.cluster.endpoints import parse_endpoint
 
 
 async def etcd_get(url: str, key: str) -> tuple[dict[str, Any] | None, int]:

@@ -83,7 +83,8 @@ def start(pki: Path, tmp_path: Path) -> Iterator[Starter]:
 
 def host_key(url: str) -> str | None:
     async def find() -> str | None:
-        from vdsm_net.cluster.etcd import make_client, parse_endpoint
+        from vdsm_net.cluster.endpoints import parse_endpoint
+        from vdsm_net.cluster.etcd import make_client
 
         client = make_client(parse_endpoint(url))
         try:

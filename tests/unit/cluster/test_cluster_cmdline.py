@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.cluster.cmdline import CmdlineError, split_cmdline, split_fields
 from vdsm_net.cluster.cmdline_spec import parse_cmdline
 from vdsm_net.engine.engine import Engine

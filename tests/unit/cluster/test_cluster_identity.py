@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.cluster.identity import (
     IdentityError,
     boot_id,

@@ -12,7 +12,7 @@ import pytest
 
 from tests.cluster.etcd_server import EtcdCluster, free_port
 from tests.unit.cluster.cluster_helpers import etcd_get, lease_ttl, until
-from vdsm_net.cluster.etcd import parse_endpoints
+from vdsm_net.cluster.endpoints import parse_endpoints
 from vdsm_net.cluster.keys import Keys
 from vdsm_net.cluster.registration import Registrar
 

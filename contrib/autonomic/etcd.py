@@ -88,6 +88,8 @@ class EtcdStore:
                 task.cancel()
         if not done:
             raise TimeoutError(f"no answer within {timeout:.0f} s")
+        if task.cancelled():  # not by our caller: gRPC cancels the calls of a closed channel
+            raise ConnectionError("the etcd call was cancelled (its connection was closed)")
         return task.result()
 
     def _forget(self, client: aetcd.Client) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autonomic.hostport import HostPort
@@ -32,6 +32,12 @@ def interesting(keys: Keys) -> Callable[[str], bool]:
         return key == keys.policy() or key == keys.leader() or key.startswith(prefixes)
 
     return wanted
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not a call inside it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Manager:
@@ -129,8 +135,25 @@ class Manager:
             task.cancel()
         self._drain()
 
+    async def _forever(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """One of the manager's loops, started again (after a second) if it ever ends before
+        the stop, whatever ended it: a loop that died silently left a manager that kept its
+        lease and did nothing."""
+        while not self.stopping.is_set():
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                if self.stopping.is_set() or _cancelling():
+                    raise
+                log.error("manager loop %s was cancelled from inside; starting it again", name)
+            except Exception:
+                log.exception("manager loop %s failed; starting it again", name)
+            if not self.stopping.is_set():
+                await asyncio.sleep(1.0)
+
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self._elect()), asyncio.create_task(self._reconcile())]
+        tasks = [asyncio.create_task(self._forever("election", self._elect)),
+                 asyncio.create_task(self._forever("reconcile", self._reconcile))]
         try:
             await self.stopping.wait()
         finally:

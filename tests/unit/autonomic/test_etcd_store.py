@@ -197,3 +197,23 @@ def test_a_call_that_never_answers_is_given_up_as_unreachable() -> None:
         assert loop.time() - start < 10 and not isinstance(store._client, Silent)
 
     asyncio.run(t())
+
+
+def test_a_call_cancelled_by_its_closed_channel_is_an_unreachable_member_not_a_cancel() -> None:
+    class Closed(_WedgedClient):
+        async def get(self, key: bytes) -> object:
+            raise asyncio.CancelledError  # what gRPC does to the calls of a closed channel
+
+    async def t() -> None:
+        store = EtcdStore("http://127.0.0.1:1", timeout=1)
+        store._client = Closed()
+        try:
+            await store.get("/k")
+        except StoreError as exc:  # the caller's task goes on; it was not the one cancelled
+            assert "no etcd member reachable" in str(exc)
+        else:
+            raise AssertionError("a closed channel answered")
+        assert asyncio.current_task() is not None
+        assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+    asyncio.run(t())

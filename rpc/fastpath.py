@@ -95,7 +95,8 @@ class FastPath:
         if subs is not None and len(subs) == 1:
             if not session.closed:  # (Session.write, one call less)
                 (sub,) = subs.values()
-                session.link.write(fill_template(sub.template, text.encode("utf-8")))
+                msg_id = self._broker.next_message_id()
+                session.link.write(fill_template(sub.template, msg_id, text.encode("utf-8")))
         else:  # not the engine's usual set-up: the session's own routing, warnings included
             session.reply(text, False, reply_to)
         return True

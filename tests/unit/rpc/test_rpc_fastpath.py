@@ -10,6 +10,7 @@ inputs it is meant for.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ class Pair:
     spy: SpyFastPath
 
     def exchange(self, server: StompServer, chunks: list[bytes]) -> bytes:
+        server.broker.next_message_id = itertools.count(1).__next__  # the same ids for both
         conn = Connection(server)
         transport = Recorder()
         conn.connection_made(transport)
@@ -393,8 +395,10 @@ def test_made_up_heads_do_not_grow_the_cache(pair: Pair) -> None:
 
 
 def test_the_ping_reply_frame_is_vdsm_s_bytes(pair: Pair) -> None:
+    """vdsm's bytes, plus the message-id STOMP 1.2 requires (vdsm sends none)."""
     fast, _, taken = pair.both([*_open(), _ping("a")])
     assert taken == [True]
     body = json.dumps({"jsonrpc": "2.0", "id": "a", "result": True})
-    headers = {"destination": REPLY_TO, "content-type": "application/json", "subscription": "sub-1"}
+    headers = {"destination": REPLY_TO, "content-type": "application/json",
+               "subscription": "sub-1", "message-id": "1"}
     assert fast.endswith(encode_frame("MESSAGE", headers, body))

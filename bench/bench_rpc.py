@@ -221,7 +221,7 @@ def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Mea
     expected = {"jsonrpc": "2.0", "id": PING_ID, "result": True}
     if reply.headers.get("destination") != "bench" or json.loads(reply.text()) != expected:
         raise RuntimeError(f"unexpected reply {reply}")
-    return _rate(once, seconds, s, pid)
+    return rate(once, seconds, s, pid)
 
 
 def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float, pid: int) -> Measure:
@@ -234,13 +234,13 @@ def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float, pid: i
         while n < size:
             n += len(s.recv(65536))
 
-    return _rate(once, seconds, s, pid)
+    return rate(once, seconds, s, pid)
 
 
 def bench_client(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Measure:
     cli = Client.connect("127.0.0.1", port, ssl_context=ctx, timeout=10)
     try:
-        return _rate(lambda: cli.call("Host.ping2"), seconds, None, pid)
+        return rate(lambda: cli.call("Host.ping2"), seconds, None, pid)
     finally:
         cli.close()
 
@@ -254,7 +254,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rate(once: object, seconds: float, sock: ssl.SSLSocket | None, pid: int) -> Measure:
+def rate(once: object, seconds: float, sock: ssl.SSLSocket | None, pid: int) -> Measure:
     assert callable(once)
     for _ in range(200):
         once()

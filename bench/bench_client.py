@@ -6,7 +6,7 @@ The servers are bench_rpc's, each in its own process: the blocking TLS echo serv
 the ping2 SEND frame's size, same certificates and server context) and a StompServer with
 ping2 inline. Measured here, one call at a time: the echo loop, the raw-socket ping2 loop (what
 the server alone allows), ``Client.call("Host.ping2")``, and the same on a client subscribed to
-the events (as the cluster manager's are: rpc.clientwatch's thread then watches it too). With
+the events (as the cluster manager's are: rpc.tls.watch's thread then watches it too). With
 ``--rounds N`` they alternate and the best rate of each is shown. The goal for the client is
 at least 50 % of the echo loop.
 ``--profile`` then runs the client loop under cProfile and prints where its time goes.
@@ -34,8 +34,8 @@ from bench.bench_rpc import (
     stop,
 )
 from rpc.client import Client
-from rpc.pki import init_pki
-from rpc.tls import client_ssl_context
+from rpc.tls.context import client_ssl_context
+from rpc.tls.pki import init_pki
 
 
 def bench_subscribed(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> float:

@@ -4,12 +4,12 @@ handshakes against resumed ones (TLS 1.3 session tickets), with the project's ow
     .venv/bin/python bench/bench_tls_resume.py [--handshakes 300] [--rounds 3]
 
 The server is a blocking thread in this process, handshaking each accepted socket with
-rpc.tls's server context, optionally with tickets on (``num_tickets`` 2, OpenSSL's default) so
-that a client may resume. The client handshakes ``--handshakes`` times in a row with the same
-client context, each time on a fresh TCP connection, and reads one byte the server writes after
-its handshake (so that the tickets, sent after the handshake in TLS 1.3, are read and the
-handshake is really over on both sides). Three measures alternate ``--rounds`` times, the best
-of each shown:
+rpc.tls.context's server context, optionally with tickets on (``num_tickets`` 2, OpenSSL's
+default) so that a client may resume. The client handshakes ``--handshakes`` times in a row
+with the same client context, each time on a fresh TCP connection, and reads one byte the
+server writes after its handshake (so that the tickets, sent after the handshake in TLS 1.3,
+are read and the handshake is really over on both sides). Three measures alternate
+``--rounds`` times, the best of each shown:
 
 - ``full, tickets off``: what the agent does with ``num_tickets = 0``;
 - ``full, tickets on``: the same with tickets sent and never used (a client that does not
@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rpc.pki import init_pki
-from rpc.tls import client_ssl_context, server_ssl_context
+from rpc.tls.context import client_ssl_context, server_ssl_context
+from rpc.tls.pki import init_pki
 
 
 def serve(ctx: ssl.SSLContext) -> tuple[socket.socket, threading.Thread]:

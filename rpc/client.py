@@ -7,13 +7,13 @@ Every call has its own id and a timeout; an error answer raises :class:`ServerEr
 number of threads may call at once (a setupNetworks and the confirmConnectivity pings that
 keep it, say).
 
-The calling thread does its own I/O (rpc.clientio): it writes its request and reads until its
+The calling thread does its own I/O (rpc.tls.channel): it writes its request and reads until its
 reply is in, unless another caller is reading already, handing every other reply it meets to
 its caller and every MESSAGE of a subscription to its callback. So a call costs one write and
 the reads of its reply, with no hand-over to another thread (an I/O thread and asyncio's TLS
 layer cost about ten times the server's own work for a ping). A read that is exactly one
 whole reply (the usual one) skips the codec. While no caller reads, the MESSAGEs of a client
-with subscriptions are read by one thread that all clients share (rpc.clientwatch).
+with subscriptions are read by one thread that all clients share (rpc.tls.watch).
 Callbacks run on whichever thread reads, and must not block.
 """
 
@@ -30,11 +30,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rpc.broker import EVENT_QUEUE, REQUEST_QUEUES
-from rpc.clientio import Channel, ClientError, Slot, tls_connect, why
-from rpc.clientwatch import WATCHER
-from rpc.stomp import MAX_LENGTH_DIGITS, Frame, Parser, ProtocolError, encode_frame
-from rpc.tls import DEFAULT_PKI_DIR, client_ssl_context
+from rpc.stomp.broker import EVENT_QUEUE, REQUEST_QUEUES
+from rpc.stomp.codec import MAX_LENGTH_DIGITS, Frame, Parser, ProtocolError, encode_frame
+from rpc.tls.channel import Channel, ClientError, Slot, tls_connect, why
+from rpc.tls.context import DEFAULT_PKI_DIR, client_ssl_context
+from rpc.tls.watch import WATCHER
 
 DEFAULT_PORT = 54321
 EventCallback = Callable[[str, dict[str, Any]], None]

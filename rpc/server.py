@@ -14,11 +14,11 @@ thread pool, so a
 long one never delays another or the heart-beats; only a small request (``inline_limit`` bytes)
 made of verbs registered ``inline=True`` (pings) is answered on the loop, with no thread hop.
 
-TLS runs straight on non-blocking SSLSockets (rpc.tlsdirect), not through asyncio's TLS layer:
+TLS runs straight on non-blocking SSLSockets (rpc.tls.direct), not through asyncio's TLS layer:
 half the CPU per small round trip, and no 256 KiB read buffer per connection (1000 idle
 connections hold about a third of the memory). Frames written while one chunk of input is
 handled leave as one TLS write. The commonest input, one SEND of one inline request (a ping),
-takes a collapsed path (rpc.fastpath) that gives the same reply bytes in far fewer steps.
+takes a collapsed path (rpc.stomp.fastpath) that gives the same reply bytes in far fewer steps.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ import threading
 import time
 from typing import Any
 
-from rpc.broker import DEFAULT_MAX_SUBSCRIPTIONS, EVENT_QUEUE, Broker, Limits, Request
-from rpc.connection import Connection
-from rpc.fastpath import FastPath
 from rpc.guard import Guard, GuardLimits, peer_key
 from rpc.jsonrpc import Dispatcher, Reply, decode, notification, undecodable_reply
-from rpc.stomp import DEFAULT_MAX_FRAME_SIZE
-from rpc.tls import DEFAULT_TLS_READ_BUFFER, server_ssl_context
-from rpc.tlsdirect import accept_tls
+from rpc.stomp.broker import DEFAULT_MAX_SUBSCRIPTIONS, EVENT_QUEUE, Broker, Limits, Request
+from rpc.stomp.codec import DEFAULT_MAX_FRAME_SIZE
+from rpc.stomp.connection import Connection
+from rpc.stomp.fastpath import FastPath
+from rpc.tls.context import DEFAULT_TLS_READ_BUFFER, server_ssl_context
+from rpc.tls.direct import accept_tls
 
 __all__ = ["StompServer", "bind_socket", "notify_time", "server_ssl_context"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rpc.client import Client
-from rpc.stomp import Frame, Parser, encode_frame
-from rpc.tls import client_ssl_context
+from rpc.stomp.codec import Frame, Parser, encode_frame
+from rpc.tls.context import client_ssl_context
 
 WAIT = 10.0  # generous upper bound for "eventually"; never a pass/fail timing
 

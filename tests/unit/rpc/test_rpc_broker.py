@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from rpc.broker import RESPONSE_QUEUE, Broker, Limits, Request, Session, negotiate_heartbeat
 from rpc.jsonrpc import Dispatcher
-from rpc.stomp import Frame, Parser, encode_frame
+from rpc.stomp.broker import RESPONSE_QUEUE, Broker, Limits, Request, Session, negotiate_heartbeat
+from rpc.stomp.codec import Frame, Parser, encode_frame
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
 
 

@@ -8,6 +8,7 @@ ticket). These tests read the server's output record by record (RecordReader).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -18,12 +19,12 @@ from typing import Any
 import pytest
 
 from rpc.background import BackgroundServer
-from rpc.broker import EVENT_QUEUE, RESPONSE_QUEUE
 from rpc.client import Client, ServerError
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from rpc.stomp import Frame, encode_frame
-from rpc.tls import client_ssl_context
+from rpc.stomp.broker import EVENT_QUEUE, RESPONSE_QUEUE
+from rpc.stomp.codec import Frame, encode_frame
+from rpc.tls.context import client_ssl_context
 from tests.unit.rpc.rpc_helpers import WAIT, RecordReader, request
 
 HOST_CONN = "|net|host_conn|no_id"
@@ -77,27 +78,39 @@ def test_no_session_ticket_follows_the_handshake(engine_server: BackgroundServer
     conn.close()
 
 
-def test_the_ticket_check_sees_tickets_when_a_server_sends_them(pki: Path) -> None:
-    """The control for the test above: the same reader, a server context with tickets on."""
+@contextlib.contextmanager
+def plain_tls_server(pki: Path, tickets: int, *sends: bytes) -> Iterator[RecordReader]:
+    """A blocking TLS server (our context, ``tickets`` session tickets) that sends each of
+    ``sends`` with its own write; a RecordReader connected to it."""
     ctx = server_ssl_context(pki)
-    ctx.num_tickets = 2
+    ctx.num_tickets = tickets
     lsock = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
         raw, _ = lsock.accept()
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with ctx.wrap_socket(raw, server_side=True) as s:
-            s.sendall(b"hello")
+            for data in sends:
+                s.sendall(data)
             s.recv(1)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     conn = RecordReader(lsock.getsockname()[1], client_ssl_context(pki))
-    records = [conn.record() for _ in range(3)]
-    session = conn.tls.session
-    assert records == [b"", b"", b"hello"] and session is not None and session.has_ticket
-    conn.close()
-    thread.join(WAIT)
-    lsock.close()
+    try:
+        yield conn
+    finally:
+        conn.close()
+        thread.join(WAIT)
+        lsock.close()
+
+
+def test_the_ticket_check_sees_tickets_when_a_server_sends_them(pki: Path) -> None:
+    """The control for the test above: the same reader, a server context with tickets on."""
+    with plain_tls_server(pki, 2, b"hello") as conn:
+        records = [conn.record() for _ in range(3)]
+        session = conn.tls.session
+        assert records == [b"", b"", b"hello"] and session is not None and session.has_ticket
 
 
 def test_the_reply_comes_before_its_event_in_one_record(engine_server: BackgroundServer,
@@ -175,22 +188,5 @@ def test_params_that_do_not_fit_answer_invalid_params(engine_server: BackgroundS
 
 def test_records_are_decrypted_one_by_one(pki: Path) -> None:
     """RecordReader really cuts at record boundaries: two sends are two records."""
-    ctx = server_ssl_context(pki)
-    ctx.num_tickets = 0
-    lsock = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        raw, _ = lsock.accept()
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with ctx.wrap_socket(raw, server_side=True) as s:
-            s.sendall(b"one")
-            s.sendall(b"two")
-            s.recv(1)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    conn = RecordReader(lsock.getsockname()[1], client_ssl_context(pki))
-    assert [conn.record(), conn.record()] == [b"one", b"two"]
-    conn.close()
-    thread.join(WAIT)
-    lsock.close()
+    with plain_tls_server(pki, 0, b"one", b"two") as conn:
+        assert [conn.record(), conn.record()] == [b"one", b"two"]

@@ -1,5 +1,5 @@
-"""The fast path (rpc.fastpath) answers exactly what the general path would, byte for byte, and
-leaves everything unusual to it.
+"""The fast path (rpc.stomp.fastpath) answers exactly what the general path would, byte for
+byte, and leaves everything unusual to it.
 
 Two servers with the same verbs are fed the same input through a Connection over a recording
 transport: one as built (fast path on, and spying on what it took), one whose fast path never
@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from rpc.broker import Session
-from rpc.connection import Connection
-from rpc.fastpath import HEAD_CACHE, FastPath
 from rpc.jsonrpc import CallContext, Dispatcher
 from rpc.server import StompServer
-from rpc.stomp import Parser, encode_frame
+from rpc.stomp.broker import Session
+from rpc.stomp.codec import Parser, encode_frame
+from rpc.stomp.connection import Connection
+from rpc.stomp.fastpath import HEAD_CACHE, FastPath
 from tests.unit.rpc.conftest import AppError
 
 REQUESTS = "jms.topic.vdsm_requests"

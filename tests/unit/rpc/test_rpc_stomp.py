@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpc.stomp import (
+from rpc.stomp.codec import (
     DEFAULT_MAX_FRAME_SIZE,
     Frame,
     Parser,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from rpc.broker import REQUEST_QUEUES
 from rpc.client import Client, ServerError
-from rpc.stomp import encode_frame
-from rpc.tls import client_ssl_context
+from rpc.stomp.broker import REQUEST_QUEUES
+from rpc.stomp.codec import encode_frame
+from rpc.tls.context import client_ssl_context
 from tests.unit.verbs.conftest import WAIT, Agent
 from vdsm_net.model.kernel import KernelState
 

@@ -1,10 +1,10 @@
 """One server connection: protocol detection, heart-beats, output limit, request flow control.
 
 A :class:`Connection` is the asyncio protocol of one accepted (TLS) socket and the broker's
-:class:`~rpc.broker.Link` for its session. Input first goes to the server's fast path
-(rpc.fastpath: one plain inline request per chunk, answered in one step); anything else goes to
-the session's codec and broker. What is written in one loop turn (while one chunk of input is
-handled, or a reply and the events its verb published) leaves as one TLS write. It also
+:class:`~rpc.stomp.broker.Link` for its session. Input first goes to the server's fast path
+(rpc.stomp.fastpath: one plain inline request per chunk, answered in one step); anything else
+goes to the session's codec and broker. What is written in one loop turn (while one chunk of
+input is handled, or a reply and the events its verb published) leaves as one TLS write. It also
 tells the server's :class:`~rpc.guard.Guard` what it buffers, and checks its own deadlines when
 the guard sweeps.
 """
@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rpc.broker import Session
-from rpc.stomp import Parser
+from rpc.stomp.broker import Session
+from rpc.stomp.codec import Parser
 
 if TYPE_CHECKING:
     from rpc.guard import GuardLimits

@@ -5,7 +5,7 @@ A caller writes its request and then, unless another thread is already reading, 
 its answer is in, filling every other caller's :class:`Slot` it meets on the way (the
 client's ``_received`` decides what the bytes mean). A caller whose answer another thread
 reads waits on a condition, and takes over the reading when that thread is done. The shared
-watcher (rpc.clientwatch) reads for a subscribed client while no caller does.
+watcher (rpc.tls.watch) reads for a subscribed client while no caller does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from rpc.clientwatch import WATCHER
+from rpc.tls.watch import WATCHER
 
 READ_SIZE = 64 * 1024
 _WOULD_BLOCK = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError)

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from rpc.broker import Broker, Session
 from rpc.jsonrpc import DECODER, Dispatcher
-from rpc.stomp import ProtocolError, fast_head_limit, fill_template, parse_length, split_head
+from rpc.stomp.broker import Broker, Session
+from rpc.stomp.codec import ProtocolError, fast_head_limit, fill_template, parse_length, split_head
 
 HEAD_CACHE = 256
 _UNSEEN = object()

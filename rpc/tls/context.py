@@ -84,6 +84,6 @@ def client_context_from(files: PkiFiles) -> ssl.SSLContext:
     return ctx
 
 
-# Bytes asked of each TLS read (rpc.tlsdirect); two full TLS records. asyncio's own TLS layer
+# Bytes asked of each TLS read (rpc.tls.direct); two full TLS records. asyncio's own TLS layer
 # instead keeps a 256 KiB buffer per connection.
 DEFAULT_TLS_READ_BUFFER = 32 * 1024

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rpc.jsonrpc import CallContext, Reply
-from rpc.stomp import (
+from rpc.stomp.codec import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_HEADER_LINE,
     DEFAULT_MAX_HEADERS,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rpc.server import StompServer
 
 log = logging.getLogger(__name__)
+CHARGE_CORKED_FROM = 64 * 1024  # smaller frames wait for the turn's end to be charged
 
 HEARTBEAT_GRACE = 1.5
 # Output still queued when a connection is closed for a broken limit, up to which it is sent an
@@ -134,6 +135,8 @@ class Connection(asyncio.Protocol):
         self._corked_size += len(data)
         if self._corked_size > self.server.output_limit:
             self._overflow()
+        elif self._corked_size >= CHARGE_CORKED_FROM or self.charged:
+            self._charge(self.usage())  # held output counts against the budget at once
 
     def close(self) -> None:
         self._uncork()

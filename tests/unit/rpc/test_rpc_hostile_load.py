@@ -189,10 +189,10 @@ def test_clients_that_never_read_big_replies_stay_within_the_budget(
         assert ping_ok(bg.port, pki)
         # counted on the server's own loop, between two of its callbacks (a count from this
         # thread could land inside a write, before that write is charged)
-        async def held() -> int:
+        async def holding() -> int:
             return sum(c.usage() for c in list(srv.connections))
 
-        assert asyncio.run_coroutine_threadsafe(held(), bg.loop).result(10) <= 24 * MIB
+        assert asyncio.run_coroutine_threadsafe(holding(), bg.loop).result(10) <= 24 * MIB
         assert "memory budget (25165824 bytes) exceeded" in caplog.text
     _no_tracebacks(caplog)
 

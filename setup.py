@@ -11,6 +11,7 @@ setup(
     install_requires=[
         "pyroute2>=0.9,<0.10",
         "cryptography>=42",
+        "ovs>=3.1",
     ],
     extras_require={
         "dev": [

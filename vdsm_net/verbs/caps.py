@@ -16,6 +16,7 @@ from vdsm_net.backends.base import NicFacts
 from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Network, RunningConfig
 from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route
+from vdsm_net.verbs.caps_ovs import ovs_network, ovs_shadows
 from vdsm_net.verbs.stats import Facts, link_facts
 
 HIDDEN_NIC_PREFIXES = ("w", "usb")
@@ -115,7 +116,7 @@ def _nic(
 
 
 def _bond(
-    index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None
+    index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None, switch: str
 ) -> dict[str, Any]:
     out = devinfo(index, link, top_net)
     out.update(
@@ -123,7 +124,7 @@ def _bond(
         slaves=index.ports(link.name),
         active_slave=link.active_slave or "",
         opts=dict(link.bond_options) or {"mode": "0"},
-        switch="legacy",
+        switch=switch,
         speed=facts.speed,
     )
     return out
@@ -144,6 +145,8 @@ def _network(index: CapsIndex, net: Network) -> dict[str, Any] | None:
     if top is None or link is None:
         return None
     out = devinfo(index, link, net)
+    if net.ovs:
+        return ovs_network(out, net)
     out.update(bridged=net.bridged, iface=top, switch=net.switch)
     south = net.southbound
     if net.bridged:
@@ -187,7 +190,9 @@ def network_caps(
         if link.kind == "nic" and not name.startswith(HIDDEN_NIC_PREFIXES):
             nics[name] = _nic(index, link, link_facts(facts, name), top_net)
         elif link.kind == "bond":
-            bonds[name] = _bond(index, link, link_facts(facts, name), top_net)
+            bond = running.bonds.get(name)
+            switch = bond.switch if bond is not None else "legacy"
+            bonds[name] = _bond(index, link, link_facts(facts, name), top_net, switch)
         elif link.kind == "vlan":
             vlans[name] = devinfo(index, link, top_net)
             vlans[name].update(iface=link.vlan_base or "", vlanid=link.vlan_id or 0)
@@ -195,9 +200,17 @@ def network_caps(
             bridges[name] = _bridge(index, link, top_net)
     networks = {}
     for name in sorted(running.networks):
-        entry = _network(index, running.networks[name])
-        if entry is not None:
-            networks[name] = entry
+        net = running.networks[name]
+        entry = _network(index, net)
+        if entry is None:
+            continue
+        networks[name] = entry
+        if net.ovs:
+            port = state.links[name]
+            blank = devinfo(index, Link("", "other", mtu=port.mtu))
+            shadow_bridges, shadow_vlans = ovs_shadows(devinfo(index, port, net), blank, net, port)
+            bridges.update(shadow_bridges)
+            vlans.update(shadow_vlans)
     return {
         "networks": networks,
         "bridges": bridges,

@@ -18,6 +18,7 @@ from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
+from vdsm_net.backends.ovs.backend import OvsBackend
 from vdsm_net.drift.monitor import DriftMonitor
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
@@ -114,6 +115,8 @@ def make_drift(
         return None
     backend = engine.backend
     events = None
+    if isinstance(backend, OvsBackend):
+        backend = backend.netlink
     if isinstance(backend, NetlinkBackend):
         netns = backend.netns
         events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 2
-    backend = make_backend(args.backend, args.nics, args.netns)
+    backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.

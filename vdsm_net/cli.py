@@ -25,6 +25,11 @@ def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
         help="NIC names of the simulated kernel (memory backend only)",
     )
     parser.add_argument("--netns", default=None, help="work in this named network namespace")
+    parser.add_argument(
+        "--ovsdb", default=None, metavar="REMOTE",
+        help="OVSDB of the Open vSwitch that carries switch=ovs networks, e.g. "
+        "unix:/run/openvswitch/db.sock (netlink backend only; without it OVS networks fail)",
+    )
 
 
 def read_request(path: str) -> dict[str, Any]:
@@ -55,7 +60,7 @@ def plan_main(argv: Sequence[str]) -> int:
 
     try:
         body = read_request(args.file)
-        engine = Engine(make_backend(args.backend, args.nics, args.netns))
+        engine = Engine(make_backend(args.backend, args.nics, args.netns, args.ovsdb))
         plan = engine.plan(
             body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
         )

@@ -1,0 +1,127 @@
+"""OVS networks on the real kernel with Debian's Open vSwitch daemons (ovs-vswitchd in the test's
+namespace, its database under /run): what lands (checked with iproute2 and ovs-vsctl), caps,
+restart adoption, drift, rollback at a write, and removal; each matches the simulated kernel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.common.iproute import ip
+from tests.common.ovs_daemons import open_vswitch
+from tests.kernel.test_kernel_faults import FailAt, snapshot
+from vdsm_net.backends.ovs.backend import OvsBackend
+from vdsm_net.engine.adopt import adopt
+from vdsm_net.engine.compare import compare
+from vdsm_net.engine.engine import Engine
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.ovs import ovs_bridge_name
+from vdsm_net.verbs import schema
+from vdsm_net.verbs.caps import network_caps
+
+NOCHK = {"connectivityCheck": "false"}
+BR0, BRB = ovs_bridge_name("dummy_0"), ovs_bridge_name("bond0")
+NETS: dict[str, Any] = {
+    "red": {"nic": "dummy_0", "vlan": "10", "mtu": 9000, "switch": "ovs",
+            "ipaddr": "192.0.2.5", "prefix": "24", "gateway": "192.0.2.1"},
+    "blue": {"nic": "dummy_0", "bridged": "false", "switch": "ovs",
+             "ipv6addr": "2001:db8::5/64"},
+    "green": {"bonding": "bond0", "vlan": 20, "switch": "ovs", "mtu": 4000,
+              "ipaddr": "198.51.100.7", "netmask": "255.255.255.0"},
+}
+BONDS: dict[str, Any] = {"bond0": {"nics": ["dummy_1", "dummy_2"], "switch": "ovs",
+                                   "options": "mode=active-backup miimon=100"}}
+
+
+@pytest.fixture
+def remote(nics_ns: str) -> Iterator[str]:
+    with open_vswitch(nics_ns) as db:
+        yield db
+
+
+@pytest.fixture
+def ovs_backend(nics_ns: str, remote: str) -> Iterator[OvsBackend]:
+    be = OvsBackend(remote, netns=nics_ns)
+    try:
+        yield be
+    finally:
+        be.close()
+
+
+def vsctl(remote: str, *args: str) -> str:
+    done = subprocess.run(["ovs-vsctl", f"--db={remote}", *args], capture_output=True,
+                          text=True, check=True, timeout=60)
+    return done.stdout.strip()
+
+
+def links(ns: str) -> dict[str, dict[str, Any]]:
+    out = subprocess.run(["ip", "-n", ns, "-j", "-d", "addr"], capture_output=True, text=True,
+                         check=True).stdout
+    return {lk["ifname"]: lk for lk in json.loads(out)}
+
+
+def test_ovs_networks_land_on_open_vswitch(nics_ns: str, remote: str,
+                                           ovs_backend: OvsBackend) -> None:
+    engine = Engine(ovs_backend)
+    engine.setup(NETS, BONDS, NOCHK)
+    assert sorted(vsctl(remote, "list-br").split()) == sorted([BR0, BRB])
+    assert sorted(vsctl(remote, "list-ports", BR0).split()) == ["blue", "dummy_0", "red"]
+    assert sorted(vsctl(remote, "list-ports", BRB).split()) == ["bond0", "green"]
+    assert vsctl(remote, "get", "Port", "red", "tag") == "10"
+    assert vsctl(remote, "get", "Port", "red", "external_ids:vdsm-net") == '"vdsm-net:net=red"'
+    kernel = links(nics_ns)
+    assert kernel["red"]["mtu"] == 9000 and kernel[BR0]["mtu"] == 9000
+    assert kernel["dummy_0"]["mtu"] == 9000 and kernel["green"]["mtu"] == 4000
+    assert kernel["red"]["address"] == kernel["dummy_0"]["address"] == kernel["blue"]["address"]
+    assert kernel["green"]["address"] == kernel["bond0"]["address"]
+    assert [a["local"] for a in kernel["red"]["addr_info"] if a["family"] == "inet"] == [
+        "192.0.2.5"]
+    assert not any(a["family"] == "inet" for a in kernel["dummy_0"]["addr_info"])
+    assert engine.plan(NETS, BONDS, NOCHK) == []
+    caps = network_caps(ovs_backend.observe(), engine.running, ovs_backend.nic_facts, [], False)
+    schema.check(caps, schema.NETWORK_CAPS)
+    assert caps["networks"]["red"]["switch"] == "ovs"
+    assert caps["bridges"]["red"]["ports"] == ["dummy_0.10"]
+    assert caps["vlans"]["bond0.20"]["iface"] == "bond0"
+
+
+def test_restart_adopts_and_drift_is_seen_and_repaired(
+    nics_ns: str, remote: str, ovs_backend: OvsBackend
+) -> None:
+    Engine(ovs_backend).setup(NETS, BONDS, NOCHK)
+    second = Engine(ovs_backend, running=adopt(ovs_backend.observe()))
+    assert second.plan(NETS, BONDS, NOCHK) == []
+    assert second.running.networks["blue"].bridged is False
+    vsctl(remote, "set", "Port", "green", "tag=21")
+    ip("-n", nics_ns, "link", "set", "red", "mtu", "1400")
+    drift = compare(second.running, ovs_backend.observe())
+    assert any(line.startswith("green") for line in drift), drift
+    assert any(line.startswith("red.mtu") for line in drift), drift
+    second.reconcile()
+    assert compare(second.running, ovs_backend.observe()) == []
+    assert vsctl(remote, "get", "Port", "green", "tag") == "20"
+
+
+def test_a_fault_rolls_back_exactly_and_removal_leaves_nothing(
+    nics_ns: str, remote: str, ovs_backend: OvsBackend
+) -> None:
+    old = {"old": {"nic": "dummy_1", "switch": "ovs", "vlan": 3, "ipaddr": "203.0.113.3",
+                   "prefix": "24"}}
+    Engine(ovs_backend).setup(old, {}, NOCHK)
+    change = {"red": NETS["red"], "blue": NETS["blue"], "old": {"remove": True}}
+    total = len(Engine(ovs_backend, running=adopt(ovs_backend.observe())).plan(change, {}, NOCHK))
+    assert total > 10
+    before = ovs_backend.observe()
+    for k in (0, total // 2, total - 1):
+        engine = Engine(FailAt(ovs_backend, k), running=adopt(before))
+        with pytest.raises(KernelError):
+            engine.setup(change, {}, NOCHK)
+        assert snapshot(ovs_backend.observe(), {"old"}) == snapshot(before, {"old"}), k
+    engine = Engine(ovs_backend, running=adopt(before))
+    engine.setup({"old": {"remove": True}}, {}, NOCHK)
+    assert vsctl(remote, "list-br") == ""
+    assert links(nics_ns)["dummy_1"]["mtu"] == 1500

@@ -1,0 +1,173 @@
+"""Plan ops as OVSDB changes: which ops are OVS's (``is_ovs_op``), how they change the view
+while a run of them is built (``project``), and each op's rows in one transaction
+(``add_to_transaction``).
+
+OVS's ops: creating and deleting OVS bridges and internal ports, a link joining or leaving an OVS
+bridge (a system port), and the MTU (``mtu_request``), MAC and tag (``external_ids``) of OVS
+bridges and internal ports. Everything else (up/down, addresses, routes, a NIC's ifalias and MTU)
+is netlink's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from vdsm_net.backends.ovs.ovsdb import Ovsdb, OvsPort, OvsView
+from vdsm_net.model import ops as o
+from vdsm_net.model.errors import KernelError
+from vdsm_net.model.ovs import OVSDB_TAG_KEY
+
+
+def _ovs_object(view: OvsView, name: str) -> bool:
+    port = view.ports.get(name)
+    return name in view.bridges or (port is not None and port.internal)
+
+
+def split(op: o.Op, view: OvsView) -> list[o.Op]:
+    """A deletion of OVS and kernel links at once becomes one deletion of each."""
+    if not isinstance(op, o.DeleteLinks):
+        return [op]
+    ovs_names = tuple(n for n in op.names if _ovs_object(view, n))
+    rest = tuple(n for n in op.names if n not in ovs_names)
+    if not ovs_names or not rest:
+        return [op]
+    return [o.DeleteLinks(ovs_names, op.reason), o.DeleteLinks(rest, op.reason)]
+
+
+def is_ovs_op(op: o.Op, view: OvsView) -> bool:
+    if isinstance(op, o.CreateLink):
+        return op.link.kind in ("ovs-bridge", "ovs-port")
+    if isinstance(op, o.DeleteLinks):
+        return all(_ovs_object(view, n) for n in op.names)
+    if isinstance(op, o.SetMaster):
+        return op.master in view.bridges if op.master else op.name in view.ports
+    if isinstance(op, o.SetMtu | o.SetTag | o.SetMac):
+        return _ovs_object(view, op.name)
+    return False
+
+
+def project(view: OvsView, op: o.Op) -> OvsView:
+    """The view after ``op`` (an OVS op), for the next ops of the same transaction."""
+    bridges, ports = dict(view.bridges), dict(view.ports)
+    if isinstance(op, o.CreateLink):
+        link = op.link
+        if link.kind == "ovs-bridge":
+            bridges[link.name] = link.tag
+        else:
+            ports[link.name] = OvsPort(link.name, link.master or "", True, link.vlan_id, link.tag)
+    elif isinstance(op, o.DeleteLinks):
+        for name in op.names:
+            bridges.pop(name, None)
+            ports.pop(name, None)
+        ports = {n: p for n, p in ports.items() if p.bridge in bridges}
+    elif isinstance(op, o.SetMaster):
+        if op.master is None:
+            ports.pop(op.name, None)
+        else:
+            ports[op.name] = OvsPort(op.name, op.master, False, None, None)
+    elif isinstance(op, o.SetTag):
+        if op.name in bridges:
+            bridges[op.name] = op.tag
+        else:
+            ports[op.name] = replace(ports[op.name], owner=op.tag)
+    return OvsView(bridges, ports)
+
+
+class _Rows:
+    """The rows of one transaction by name, the ones it inserts included."""
+
+    def __init__(self, db: Ovsdb, cache: dict[str, Any]) -> None:
+        self.db = db
+        self.cache = cache
+
+    def get(self, table: str, name: str, op: o.Op) -> Any:
+        key = f"{table}:{name}"
+        row = self.cache.get(key)
+        if row is None:
+            row = next((r for r in self.db.rows(table) if r.name == name), None)
+            if row is None:
+                raise KernelError(op.kind, f"{name}: no {table} row")
+            self.cache[key] = row
+        return row
+
+    def new(self, txn: Any, table: str, name: str, **columns: Any) -> Any:
+        row = self.db.insert(txn, table)
+        row.name = name
+        for column, value in columns.items():
+            setattr(row, column, value)
+        self.cache[f"{table}:{name}"] = row
+        return row
+
+    def port_of(self, name: str, op: o.Op) -> tuple[Any, Any]:
+        """The Port row ``name`` and the Bridge row that holds it."""
+        port = self.get("Port", name, op)
+        for key, row in list(self.cache.items()):
+            if key.startswith("Bridge:") and port in row.ports:
+                return port, row
+        for br in self.db.rows("Bridge"):
+            if port in br.ports:
+                return port, br
+        raise KernelError(op.kind, f"{name}: on no bridge")
+
+
+def _owner(tag: str | None) -> dict[str, str]:
+    return {OVSDB_TAG_KEY: tag} if tag else {}
+
+
+def _new_port(txn: Any, rows: _Rows, name: str, kind: str, **port: Any) -> Any:
+    mtu = port.pop("mtu", None)
+    mac = port.pop("mac", None)
+    iface = rows.new(txn, "Interface", name, type=kind,
+                     mtu_request=[mtu] if mtu else [], mac=[mac] if mac else [])
+    return rows.new(txn, "Port", name, interfaces=[iface], **port)
+
+
+def _delete_port(rows: _Rows, name: str, op: o.Op) -> None:
+    port, bridge = rows.port_of(name, op)
+    bridge.delvalue("ports", port)
+    for iface in port.interfaces:
+        iface.delete()
+    port.delete()
+
+
+def add_to_transaction(txn: Any, db: Ovsdb, op: o.Op, cache: dict[str, Any]) -> None:
+    rows = _Rows(db, cache)
+    if isinstance(op, o.CreateLink):
+        link = op.link
+        if link.kind == "ovs-bridge":
+            local = _new_port(txn, rows, link.name, "internal", mtu=link.mtu)
+            bridge = rows.new(txn, "Bridge", link.name, ports=[local],
+                              external_ids=_owner(link.tag))
+            db.root().addvalue("bridges", bridge)
+        else:
+            port = _new_port(txn, rows, link.name, "internal", mtu=link.mtu, mac=link.mac,
+                             tag=[link.vlan_id] if link.vlan_id is not None else [],
+                             external_ids=_owner(link.tag))
+            rows.get("Bridge", link.master or "", op).addvalue("ports", port)
+    elif isinstance(op, o.DeleteLinks):
+        for name in op.names:
+            if any(r.name == name for r in db.rows("Bridge")) or f"Bridge:{name}" in cache:
+                bridge = rows.get("Bridge", name, op)
+                db.root().delvalue("bridges", bridge)
+                bridge.delete()
+            else:
+                _delete_port(rows, name, op)
+    elif isinstance(op, o.SetMaster):
+        if op.master is None:
+            _delete_port(rows, op.name, op)
+        else:
+            rows.get("Bridge", op.master, op).addvalue("ports", _new_port(txn, rows, op.name, ""))
+    elif isinstance(op, o.SetMtu):
+        rows.get("Interface", op.name, op).mtu_request = [op.mtu]
+    elif isinstance(op, o.SetMac):
+        rows.get("Interface", op.name, op).mac = [op.mac]
+    elif isinstance(op, o.SetTag):
+        table = "Bridge" if _is_bridge(db, cache, op.name) else "Port"
+        rows.get(table, op.name, op).external_ids = _owner(op.tag)
+    else:
+        raise KernelError(op.kind, f"not an OVS op: {op.describe()}")
+
+
+def _is_bridge(db: Ovsdb, cache: dict[str, Any], name: str) -> bool:
+    return f"Bridge:{name}" in cache or any(r.name == name for r in db.rows("Bridge"))

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.common.iproute import ip
 from tests.common.ovs_daemons import open_vswitch
+from tests.common.parity_ovs import ovs_params
+from tests.common.parity_runner import run_on_both
+from tests.common.parity_scenarios import Scenario
+from tests.kernel.conftest import NetlinkWorld
 from tests.kernel.test_kernel_faults import FailAt, snapshot
+from vdsm_net.backends.base import Backend
 from vdsm_net.backends.ovs.backend import OvsBackend
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.compare import compare
@@ -97,13 +102,18 @@ def test_restart_adopts_and_drift_is_seen_and_repaired(
     assert second.plan(NETS, BONDS, NOCHK) == []
     assert second.running.networks["blue"].bridged is False
     vsctl(remote, "set", "Port", "green", "tag=21")
-    ip("-n", nics_ns, "link", "set", "red", "mtu", "1400")
+    vsctl(remote, "set", "Interface", "red", "mtu_request=1400")  # ovs-vswitchd undoes ip's
+    deadline = time.monotonic() + 60
+    while links(nics_ns)["red"]["mtu"] != 1400:
+        assert time.monotonic() < deadline, "ovs-vswitchd did not apply mtu_request"
+        time.sleep(0.2)
     drift = compare(second.running, ovs_backend.observe())
     assert any(line.startswith("green") for line in drift), drift
     assert any(line.startswith("red.mtu") for line in drift), drift
     second.reconcile()
     assert compare(second.running, ovs_backend.observe()) == []
     assert vsctl(remote, "get", "Port", "green", "tag") == "20"
+    assert links(nics_ns)["red"]["mtu"] == 9000
 
 
 def test_a_fault_rolls_back_exactly_and_removal_leaves_nothing(
@@ -125,3 +135,24 @@ def test_a_fault_rolls_back_exactly_and_removal_leaves_nothing(
     engine.setup({"old": {"remove": True}}, {}, NOCHK)
     assert vsctl(remote, "list-br") == ""
     assert links(nics_ns)["dummy_1"]["mtu"] == 1500
+
+
+class OvsWorld(NetlinkWorld):
+    """The real kernel in a namespace with its Open vSwitch; foreign changes by iproute2."""
+
+    def __init__(self, netns: str, ovs: OvsBackend) -> None:
+        super().__init__(netns)
+        self.ovs = ovs
+
+    @property
+    def backend(self) -> Backend:
+        return self.ovs
+
+
+@pytest.mark.parametrize("scenario", ovs_params())
+def test_ovs_parity(nics_ns: str, ovs_backend: OvsBackend, scenario: Scenario) -> None:
+    world = OvsWorld(nics_ns, ovs_backend)
+    try:
+        run_on_both(world, scenario, "ovs")
+    finally:
+        world.netlink.close()

@@ -6,7 +6,8 @@ bridges and ports (``ovsdb.Ovsdb``).
 system port (a NIC or bond) gets its bridge as ``master`` instead of ``ovs-system``; the tags of
 bridges and internal ports are the rows' ``external_ids``; the datapath link ``ovs-system`` is
 left out. ``apply_batch`` sends each run of consecutive OVS ops as one OVSDB transaction and the
-other ops to netlink, in order.
+other ops to netlink, in order; a port deleted and created again gets two transactions (in one,
+ovs-vswitchd would keep the kernel interface and its addresses).
 """
 
 from __future__ import annotations
@@ -78,15 +79,17 @@ class OvsBackend:
         view = self.ovsdb.view()
         run: list[o.Op] = []
         kind = ""
+        deleted: set[str] = set()
         for op in (part for whole in ops for part in t.split(whole, view)):
             here = "ovs" if t.is_ovs_op(op, view) else "netlink"
-            if run and here != kind:
+            if run and (here != kind or t.recreates(op, deleted)):
                 self._send(kind, run)
-                view, run = self.ovsdb.view(), []
+                view, run, deleted = self.ovsdb.view(), [], set()
             kind = here
             run.append(op)
             if here == "ovs":
                 view = t.project(view, op)
+                deleted |= set(op.links) if isinstance(op, o.DeleteLinks) else set()
         if run:
             self._send(kind, run)
 
@@ -104,4 +107,6 @@ class OvsBackend:
             self.ovsdb.transact(build)
         except KernelError as exc:
             raise KernelError(ops[0].kind, f"{ops[0].describe()} (OVSDB): {exc}") from None
+        finally:
+            self.netlink.forget_links()  # ovs-vswitchd made or deleted kernel links
         self.ovsdb_writes += len(ops)

@@ -35,6 +35,11 @@ def split(op: o.Op, view: OvsView) -> list[o.Op]:
     return [o.DeleteLinks(ovs_names, op.reason), o.DeleteLinks(rest, op.reason)]
 
 
+def recreates(op: o.Op, deleted: set[str]) -> bool:
+    """Whether ``op`` creates a link that the pending transaction deletes."""
+    return isinstance(op, o.CreateLink) and op.link.name in deleted
+
+
 def is_ovs_op(op: o.Op, view: OvsView) -> bool:
     if isinstance(op, o.CreateLink):
         return op.link.kind in ("ovs-bridge", "ovs-port")
@@ -83,12 +88,13 @@ class _Rows:
 
     def get(self, table: str, name: str, op: o.Op) -> Any:
         key = f"{table}:{name}"
+        if key not in self.cache and f"{table}:*" not in self.cache:  # index the table once
+            self.cache[f"{table}:*"] = True
+            for row in self.db.rows(table):
+                self.cache.setdefault(f"{table}:{row.name}", row)
         row = self.cache.get(key)
         if row is None:
-            row = next((r for r in self.db.rows(table) if r.name == name), None)
-            if row is None:
-                raise KernelError(op.kind, f"{name}: no {table} row")
-            self.cache[key] = row
+            raise KernelError(op.kind, f"{name}: no {table} row")
         return row
 
     def new(self, txn: Any, table: str, name: str, **columns: Any) -> Any:
@@ -102,13 +108,14 @@ class _Rows:
     def port_of(self, name: str, op: o.Op) -> tuple[Any, Any]:
         """The Port row ``name`` and the Bridge row that holds it."""
         port = self.get("Port", name, op)
-        for key, row in list(self.cache.items()):
-            if key.startswith("Bridge:") and port in row.ports:
-                return port, row
-        for br in self.db.rows("Bridge"):
-            if port in br.ports:
-                return port, br
-        raise KernelError(op.kind, f"{name}: on no bridge")
+        index = self.cache.get("port->bridge")
+        if index is None:
+            index = {p.name: br for br in self.db.rows("Bridge") for p in br.ports}
+            self.cache["port->bridge"] = index
+        bridge = index.get(name)
+        if bridge is None:
+            raise KernelError(op.kind, f"{name}: on no bridge")
+        return port, bridge
 
 
 def _owner(tag: str | None) -> dict[str, str]:
@@ -147,7 +154,7 @@ def add_to_transaction(txn: Any, db: Ovsdb, op: o.Op, cache: dict[str, Any]) -> 
             rows.get("Bridge", link.master or "", op).addvalue("ports", port)
     elif isinstance(op, o.DeleteLinks):
         for name in op.names:
-            if any(r.name == name for r in db.rows("Bridge")) or f"Bridge:{name}" in cache:
+            if _is_bridge(db, cache, name):
                 bridge = rows.get("Bridge", name, op)
                 db.root().delvalue("bridges", bridge)
                 bridge.delete()
@@ -170,4 +177,8 @@ def add_to_transaction(txn: Any, db: Ovsdb, op: o.Op, cache: dict[str, Any]) -> 
 
 
 def _is_bridge(db: Ovsdb, cache: dict[str, Any], name: str) -> bool:
-    return f"Bridge:{name}" in cache or any(r.name == name for r in db.rows("Bridge"))
+    try:
+        _Rows(db, cache).get("Bridge", name, o.DeleteLinks((name,)))
+    except KernelError:
+        return False
+    return True

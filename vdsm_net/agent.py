@@ -19,12 +19,13 @@ from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.backends.ovs.backend import OvsBackend
+from vdsm_net.backends.ovs.daemons import OvsStartError
 from vdsm_net.drift.monitor import DriftMonitor
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine
-from vdsm_net.model.errors import NetworkError
+from vdsm_net.model.errors import KernelError, NetworkError
 from vdsm_net.verbs.api import HostApi, emit_host_conn
 from vdsm_net.verbs.hooks import DEFAULT_TIMEOUT, Hooks
 
@@ -143,10 +144,10 @@ def run(args: argparse.Namespace) -> int:
         parse_listen(args.listen)
         server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
         kill_at = kill_at_write(os.environ)  # test-only hook, see backends/killswitch.py
-    except (OSError, ValueError) as exc:
+        backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
+    except (OSError, ValueError, KernelError, OvsStartError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 2
-    backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.

@@ -30,6 +30,11 @@ def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
         help="OVSDB of the Open vSwitch that carries switch=ovs networks, e.g. "
         "unix:/run/openvswitch/db.sock (netlink backend only; without it OVS networks fail)",
     )
+    parser.add_argument(
+        "--ovs-rundir", default=None, metavar="DIR",
+        help="start (or reuse) ovsdb-server and ovs-vswitchd with everything under DIR, a "
+        "tmpfs such as /run/vdsm-net/ovs (the database is created there when missing)",
+    )
 
 
 def read_request(path: str) -> dict[str, Any]:
@@ -60,7 +65,8 @@ def plan_main(argv: Sequence[str]) -> int:
 
     try:
         body = read_request(args.file)
-        engine = Engine(make_backend(args.backend, args.nics, args.netns, args.ovsdb))
+        backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
+        engine = Engine(backend)
         plan = engine.plan(
             body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
         )

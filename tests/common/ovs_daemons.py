@@ -1,10 +1,8 @@
 """Daemons a test starts (their output in a log file under TMPDIR), and Open vSwitch with
-everything under /run: ovsdb-server with a database created there, ovs-vswitchd (optionally in a
-network namespace, so its datapath and internal ports live there)."""
+everything under /run, started as the agent starts it (``--ovs-rundir``)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+from vdsm_net.backends.ovs.daemons import ensure_open_vswitch, stop_open_vswitch
 
 
 class Daemon:
@@ -43,25 +41,10 @@ class Daemon:
 
 @contextmanager
 def open_vswitch(netns: str | None = None) -> Iterator[str]:
-    """ovsdb-server (database created under a fresh /run directory) and ovs-vswitchd, in
-    ``netns`` when given; yields the OVSDB remote ``unix:<socket>``."""
+    """The agent's own Open vSwitch start (``daemons.ensure_open_vswitch``) in a fresh /run
+    directory, ovs-vswitchd in ``netns`` when given; yields the OVSDB remote, stops both after."""
     run = Path(tempfile.mkdtemp(prefix="ovs-", dir="/run"))
-    db, sock = run / "conf.db", run / "db.sock"
-    subprocess.run(["ovsdb-tool", "create", str(db), SCHEMA], check=True, timeout=60)
-    env = {**os.environ, "OVS_RUNDIR": str(run), "OVS_LOGDIR": str(run), "OVS_DBDIR": str(run)}
-    daemons = [Daemon("ovsdb-server", [
-        "ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run}/ovsdb.pid",
-        f"--unixctl={run}/ovsdb.ctl"], env)]
     try:
-        daemons[0].wait_for(sock.exists)
-        subprocess.run(["ovs-vsctl", f"--db=unix:{sock}", "--no-wait", "init"], check=True,
-                       timeout=60)
-        prefix = ["ip", "netns", "exec", netns] if netns else []
-        daemons.append(Daemon("ovs-vswitchd", [
-            *prefix, "ovs-vswitchd", f"unix:{sock}", f"--pidfile={run}/vswitchd.pid",
-            f"--unixctl={run}/vswitchd.ctl"], env))
-        daemons[1].wait_for(lambda: Path(f"{run}/vswitchd.pid").exists())
-        yield f"unix:{sock}"
+        yield ensure_open_vswitch(run, netns)
     finally:
-        for d in reversed(daemons):
-            d.stop()
+        stop_open_vswitch(run)

@@ -104,7 +104,7 @@ class OvsBackend:
                 t.add_to_transaction(txn, db, op, rows)
 
         try:
-            self.ovsdb.transact(build)
+            self.ovsdb.transact(build, size=len(ops))
         except KernelError as exc:
             raise KernelError(ops[0].kind, f"{ops[0].describe()} (OVSDB): {exc}") from None
         finally:

@@ -5,11 +5,14 @@ For each N, in fresh namespaces: Engine.setup creating N networks with an IPv4 a
 802.3ad bond of two dummies (the workload of ``bench_kernel``), then removing them all; once as
 legacy VLAN+bridge networks (netlink backend), once as ``switch: ovs`` networks (one OVS bridge on
 the bond, N internal ports with access tags) with ovs-vswitchd running in the namespace and its
-database under /run. An identical re-apply of the OVS request must write nothing.
+database under /run. An identical re-apply of the OVS request must write nothing. The
+baseline is one ``ovs-vsctl`` call doing the same OVS work (the bridge, the bond as its port, N
+tagged internal ports; it waits for ovs-vswitchd too) and one ``del-br``, in a third namespace.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +41,32 @@ def ovs_request(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
     nets, bonds = request(n)
     return ({name: {**attrs, "switch": "ovs"} for name, attrs in nets.items()},
             {BOND: {**bonds[BOND], "switch": "ovs"}})
+
+
+def vsctl(remote: str, *args: str) -> None:
+    subprocess.run(["ovs-vsctl", f"--db={remote}", "--timeout=3600", *args], check=True,
+                   capture_output=True)
+
+
+def vsctl_create(remote: str, n: int) -> None:
+    """One ovs-vsctl call: the bond (made with ip), its bridge and N tagged internal ports."""
+    args = ["add-br", "vdsmbr_bench", "--", "add-port", "vdsmbr_bench", BOND]
+    for i in range(n):
+        args += ["--", "add-port", "vdsmbr_bench", f"net{i}", f"tag={i + 1}",
+                 "--", "set", "Interface", f"net{i}", "type=internal"]
+    vsctl(remote, *args)
+
+
+def baseline(n: int) -> dict[str, float]:
+    ns = f"bench_v{n}"
+    fresh_netns(ns)
+    try:
+        ip("-n", ns, "link", "add", BOND, "type", "bond", "mode", "802.3ad")
+        with open_vswitch(ns) as remote:
+            return {"create": timed(lambda: vsctl_create(remote, n)),
+                    "remove": timed(lambda: vsctl(remote, "del-br", "vdsmbr_bench"))}
+    finally:
+        ip("netns", "del", ns)
 
 
 def life(backend: Backend, n: int, nets: dict[str, Any], bonds: dict[str, Any]
@@ -70,6 +99,7 @@ def run(n: int) -> dict[str, dict[str, float]]:
                 out["ovs"] = life(ovs, n, *ovs_request(n))
             finally:
                 ovs.close()
+        out["vsctl"] = baseline(n)
         return out
     finally:
         ip("netns", "del", ns_l)
@@ -78,14 +108,15 @@ def run(n: int) -> dict[str, dict[str, float]]:
 
 def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or [10, 100, 1000]
-    print(f"{'N':>6} {'legacy create s':>15} {'ovs create s':>12} {'legacy remove s':>15} "
-          f"{'ovs remove s':>12} {'ovs reapply s':>13} {'writes':>6}")
+    print(f"{'N':>6} {'legacy create s':>15} {'ovs create s':>12} {'ovs-vsctl s':>11} "
+          f"{'legacy remove s':>15} {'ovs remove s':>12} {'del-br s':>8} "
+          f"{'ovs reapply s':>13} {'writes':>6}")
     for n in sizes:
         r = run(n)
-        leg, ovs = r["legacy"], r["ovs"]
-        print(f"{n:>6} {leg['create']:>15.3f} {ovs['create']:>12.3f} {leg['remove']:>15.3f} "
-              f"{ovs['remove']:>12.3f} {ovs['reapply']:>13.3f} {int(ovs['reapply_writes']):>6}",
-              flush=True)
+        leg, ovs, base = r["legacy"], r["ovs"], r["vsctl"]
+        print(f"{n:>6} {leg['create']:>15.3f} {ovs['create']:>12.3f} {base['create']:>11.3f} "
+              f"{leg['remove']:>15.3f} {ovs['remove']:>12.3f} {base['remove']:>8.3f} "
+              f"{ovs['reapply']:>13.3f} {int(ovs['reapply_writes']):>6}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
 
+from vdsm_net.backends.ovs import fastjson
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.ovs import OVSDB_TAG_KEY
+
+fastjson.install()
 
 DB = "Open_vSwitch"
 PER_OP = 1.0

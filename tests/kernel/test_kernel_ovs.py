@@ -8,6 +8,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +18,16 @@ from tests.common.parity_ovs import ovs_params
 from tests.common.parity_runner import run_on_both
 from tests.common.parity_scenarios import Scenario
 from tests.kernel.conftest import NetlinkWorld
+from tests.kernel.test_kernel_dhcp import dhcp_server  # noqa: F401 (a fixture)
 from tests.kernel.test_kernel_faults import FailAt, snapshot
 from vdsm_net.backends.base import Backend
 from vdsm_net.backends.ovs.backend import OvsBackend
+from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import KernelError
+from vdsm_net.model.kernel import MAIN_TABLE
 from vdsm_net.model.ovs import ovs_bridge_name
 from vdsm_net.verbs import schema
 from vdsm_net.verbs.caps import network_caps
@@ -156,3 +160,30 @@ def test_ovs_parity(nics_ns: str, ovs_backend: OvsBackend, scenario: Scenario) -
         run_on_both(world, scenario, "ovs")
     finally:
         world.netlink.close()
+
+
+@pytest.mark.usefixtures("dhcp_server")
+def test_a_dhcp_ovs_network_gets_its_lease_on_the_internal_port(
+    nics_ns: str, ovs_backend: OvsBackend, tmp_path: Path
+) -> None:
+    engine = Engine(ovs_backend)
+    manager = DhcpManager(str(tmp_path / "run"), netns=nics_ns)
+    try:
+        nets = {"dnet": {"nic": "veth_0", "switch": "ovs", "bootproto": "dhcp",
+                         "defaultRoute": True}}
+        engine.setup(nets, {}, NOCHK)
+        assert manager.apply(engine.running, blocking=["dnet"], timeout=60)
+        state = ovs_backend.observe()
+        [addr] = [a.address for a in state.addresses_of("dnet") if a.family == 4]
+        assert addr.startswith("192.0.2.") and state.addresses_of("veth_0") == []
+        assert [(r.oif, r.gateway, r.table) for r in state.routes if r.is_default] == [
+            ("dnet", "192.0.2.1", MAIN_TABLE)]
+        caps = network_caps(state, engine.running, ovs_backend.nic_facts, [], False)
+        assert caps["networks"]["dnet"]["dhcpv4"] is True
+        assert caps["networks"]["dnet"]["addr"] == addr.split("/")[0]
+        assert engine.plan(nets, {}, NOCHK) == []
+        engine.setup({"dnet": {"remove": True}}, {}, NOCHK)
+        manager.apply(engine.running)
+        assert manager.clients() == {} and "dnet" not in ovs_backend.observe().links
+    finally:
+        manager.close(release=True)

@@ -1,26 +1,35 @@
 """The server side of vdsm's STOMP dialect, without any I/O.
 
-A :class:`Broker` holds the server-wide subscription map; each connection is a :class:`Session`
+A :class:`Broker` holds what is server-wide (the subscriptions to destinations the server
+publishes to, which destinations are request queues); each connection is a :class:`Session`
 that is fed bytes and writes frames to its :class:`Link`. SUBSCRIBE is accepted before CONNECT
 (the engine's order). SEND to a request queue (or a dotted sub-destination of one) goes to the
-``submit`` callback, whose reply comes back through :meth:`Broker.route_reply`: to the request's
-``reply-to`` destination on whichever connection subscribed to it, or to
-``jms.topic.vdsm_responses`` for a lone response with a null id. Every SEND is also forwarded to
-the subscribers of its destination or of any dotted prefix of it.
+``submit`` callback, whose reply comes back through :meth:`Session.reply`.
 
-Protocol errors and broken limits get an ERROR frame (message in the body and in a ``message``
-header) and a closed connection. Command-level errors that vdsm tolerates (a missing header, a
-duplicate subscription id, a destination nobody subscribed to) get an ERROR and the connection
-stays open, as in vdsm.
+Connections are kept apart, which vdsm does not do (its clients notice no difference: vdsm's
+client, vdsm-client and the engine subscribe only to their own reply-to):
+
+- a reply goes only to the connection whose request it answers: to that connection's
+  subscriptions to the request's ``reply-to``, or to ``jms.topic.vdsm_responses`` for a lone
+  response with a null id;
+- a SEND to a request queue goes to the dispatcher and is copied to nobody;
+- any other SEND is copied only to the sending connection's own subscriptions to its
+  destination or a dotted prefix of it. So no client reads another's requests or replies, and
+  none can write into another's reply-to;
+- what the server publishes (events) reaches every subscriber of that destination.
+
+Protocol errors and broken limits (including more than ``max_subscriptions`` subscriptions on
+one connection, and a second CONNECT) get an ERROR frame (message in the body and in a
+``message`` header) and a closed connection. Command-level errors that vdsm tolerates (a missing
+header, a duplicate subscription id, a destination nobody subscribed to) get an ERROR and the
+connection stays open, as in vdsm. Subscribing and unsubscribing cost O(1).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +53,8 @@ RESPONSE_QUEUE = "jms.topic.vdsm_responses"
 EVENT_QUEUE = "jms.queue.events"
 JSON = "application/json"
 MIN_HEARTBEAT_MS = 1000
+MAX_HEARTBEAT_MS = 3_600_000  # larger asks are clamped to this (an hour)
+DEFAULT_MAX_SUBSCRIPTIONS = 128  # per connection; the engine uses 2, vdsm-client 1
 
 
 class Link(Protocol):
@@ -74,6 +85,7 @@ class Limits:
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     max_headers: int = DEFAULT_MAX_HEADERS
     max_header_line: int = DEFAULT_MAX_HEADER_LINE
+    max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS
 
 
 @dataclass(eq=False)
@@ -93,27 +105,28 @@ def error_frame(message: str) -> bytes:
 
 
 def negotiate_heartbeat(value: str | None) -> tuple[int, int]:
-    """From the client's ``cx,cy``: (server sends every ms, server expects every ms)."""
+    """From the client's ``cx,cy``: (server sends every ms, server expects every ms). Each is 0
+    (none) for 0 or anything but ASCII digits, else within [MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS]."""
     parts = (value or "").split(",")
-    nums: list[int] = []
-    for i in range(2):
-        try:
-            n = int(parts[i].strip()) if i < len(parts) else 0
-        except ValueError:
-            n = 0
-        nums.append(0 if n <= 0 else max(n, MIN_HEARTBEAT_MS))
-    cx, cy = nums
+    cx = _heartbeat_ms(parts[0])
+    cy = _heartbeat_ms(parts[1]) if len(parts) > 1 else 0
     return cy, cx
 
 
-@functools.lru_cache(maxsize=1024)
-def _prefixes(destination: str) -> tuple[str, ...]:
-    parts = destination.split(".")
-    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
+def _heartbeat_ms(text: str) -> int:
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        return 0
+    digits = digits.lstrip("0")
+    if not digits:
+        return 0
+    if len(digits) > len(str(MAX_HEARTBEAT_MS)):  # no int() of a few thousand digits
+        return MAX_HEARTBEAT_MS
+    return min(max(int(digits), MIN_HEARTBEAT_MS), MAX_HEARTBEAT_MS)
 
 
 class Broker:
-    """Server-wide state: subscriptions by destination, and where replies go."""
+    """Server-wide state: the subscriptions by destination, for what the server publishes."""
 
     def __init__(
         self,
@@ -124,14 +137,10 @@ class Broker:
         self._submit = submit
         self.request_queues = request_queues
         self.limits = limits or Limits()
-        self._subs: dict[str, list[Subscription]] = defaultdict(list)
-        # Subscriptions by destination, for readers that route by themselves (rpc.fastpath);
-        # a list is never empty, and only this class changes them.
-        self.subscriptions: Mapping[str, list[Subscription]] = self._subs
+        self._subs: dict[str, dict[Subscription, None]] = {}  # ordered sets, never empty
         self._ids = itertools.count(1)
         self.sessions: set[Session] = set()
         self._request_dest: dict[str, bool] = {}
-        self._unheard: dict[str, bool] = {}  # destination: no subscriber to it or a prefix
 
     def open_session(self, link: Link) -> Session:
         session = Session(self, link, next(self._ids))
@@ -151,18 +160,9 @@ class Broker:
             sub.session.write(fill_template(sub.template, raw))
         return len(subs)
 
-    def route_reply(self, reply: Reply, reply_to: str | None) -> None:
-        self.send_reply(reply.text, reply.null_id, reply_to)
-
-    def send_reply(self, text: str, null_id: bool, reply_to: str | None) -> None:
-        """A serialised reply to its destination: ``reply_to``, or the response queue for a
-        lone response with a null id."""
-        destination = RESPONSE_QUEUE if null_id else reply_to
-        if destination is None:
-            log.debug("reply dropped: the request had no reply-to")
-            return
-        if not self.publish(destination, text):
-            log.warning("Attempt to reply to unknown destination %s", destination)
+    def route_reply(self, reply: Reply, request: Request) -> None:
+        """A reply to the connection whose request it answers (see :meth:`Session.reply`)."""
+        request.session.reply(reply.text, reply.null_id, request.reply_to)
 
     def is_request_queue(self, destination: str) -> bool:
         known = self._request_dest.get(destination)
@@ -173,46 +173,18 @@ class Broker:
                 self._request_dest[destination] = known
         return known
 
-    def unheard(self, destination: str) -> bool:
-        """True when nobody subscribed to ``destination`` or a dotted prefix of it (so a SEND
-        there is forwarded to no one)."""
-        known = self._unheard.get(destination)
-        if known is None:
-            known = not any(prefix in self._subs for prefix in _prefixes(destination))
-            if len(self._unheard) < 1024:
-                self._unheard[destination] = known
-        return known
-
-    def forward(self, frame: Frame, destination: str) -> int:
-        """Copy a SEND as MESSAGE to subscribers of its destination or a dotted prefix."""
-        sent = 0
-        extra: dict[str, str] | None = None
-        for prefix in _prefixes(destination):
-            subs = self._subs.get(prefix)
-            if not subs:
-                continue
-            if extra is None:
-                extra = {k: v for k, v in frame.headers.items() if k != "content-length"}
-            for sub in list(subs):
-                headers = {"subscription": sub.id, **extra}
-                sub.session.write(encode_frame("MESSAGE", headers, frame.body))
-                sent += 1
-        return sent
-
     def submit(self, request: Request) -> None:
         self._submit(request)
 
     def add_subscription(self, sub: Subscription) -> None:
-        self._subs[sub.destination].append(sub)
-        self._unheard.clear()
+        self._subs.setdefault(sub.destination, {})[sub] = None
 
     def remove_subscription(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.destination)
-        if subs and sub in subs:
-            subs.remove(sub)
+        if subs is not None and sub in subs:
+            del subs[sub]
             if not subs:
                 del self._subs[sub.destination]
-                self._unheard.clear()
 
     def session_closed(self, session: Session) -> None:
         self.sessions.discard(session)
@@ -229,7 +201,9 @@ class Session:
     peer_address: tuple[Any, ...] | None = None
     connected: bool = False
     closed: bool = False
-    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)  # by id
+    # This session's subscriptions by destination, then id: where its replies and SENDs go.
+    routes: dict[str, dict[str, Subscription]] = field(default_factory=dict)
     parser: Parser = field(init=False)
 
     def __post_init__(self) -> None:
@@ -239,6 +213,22 @@ class Session:
     def write(self, data: bytes) -> None:
         if not self.closed:
             self.link.write(data)
+
+    def reply(self, text: str, null_id: bool, reply_to: str | None) -> None:
+        """A serialised reply to one of this session's requests, to its own subscriptions to
+        ``reply_to``, or to the response queue for a lone response with a null id."""
+        destination = RESPONSE_QUEUE if null_id else reply_to
+        if destination is None:
+            log.debug("reply dropped: the request had no reply-to")
+            return
+        subs = self.routes.get(destination)
+        if not subs:
+            if not self.closed:
+                log.warning("Attempt to reply to unknown destination %s", destination[:200])
+            return
+        raw = text.encode("utf-8")
+        for sub in list(subs.values()):
+            self.write(fill_template(sub.template, raw))
 
     def call_context(self, flow_id: str | None) -> CallContext:
         """Who is calling, for a request of this session with this flow id."""
@@ -277,6 +267,8 @@ class Session:
         for sub in self.subscriptions.values():
             self.broker.remove_subscription(sub)
         self.subscriptions.clear()
+        self.routes.clear()
+        self.parser.discard()
         self.broker.session_closed(self)
 
     def handle(self, frame: Frame) -> None:
@@ -287,6 +279,9 @@ class Session:
         handler(self, frame)
 
     def _connect(self, frame: Frame) -> None:
+        if self.connected:
+            self.fail("Already connected")
+            return
         versions = [v.strip() for v in frame.headers.get("accept-version", "").split(",")]
         if "1.2" not in versions:
             self.fail("Version unsupported")
@@ -307,8 +302,13 @@ class Session:
         if sub_id in self.subscriptions:
             self.write(error_frame("Subscription id already exists"))
             return
+        limit = self.broker.limits.max_subscriptions
+        if len(self.subscriptions) >= limit:
+            self.fail(f"Too many subscriptions (at most {limit} per connection)")
+            return
         sub = Subscription(sub_id, dest, self)
         self.subscriptions[sub_id] = sub
+        self.routes.setdefault(dest, {})[sub_id] = sub
         self.broker.add_subscription(sub)
 
     def _unsubscribe(self, frame: Frame) -> None:
@@ -318,6 +318,10 @@ class Session:
             return
         sub = self.subscriptions.pop(sub_id, None)
         if sub is not None:
+            subs = self.routes[sub.destination]
+            del subs[sub_id]
+            if not subs:
+                del self.routes[sub.destination]
             self.broker.remove_subscription(sub)
 
     def _send(self, frame: Frame) -> None:
@@ -325,7 +329,6 @@ class Session:
         if not dest:
             self.write(error_frame("Missing destination header"))
             return
-        forwarded = 0 if self.broker.unheard(dest) else self.broker.forward(frame, dest)
         if self.broker.is_request_queue(dest):
             self.broker.submit(
                 Request(
@@ -335,8 +338,26 @@ class Session:
                     frame.headers.get("ovirtCorrelationId"),
                 )
             )
-        elif not forwarded:
+        elif not self._forward(frame, dest):
             self.write(error_frame("Subscription not available"))
+
+    def _forward(self, frame: Frame, destination: str) -> int:
+        """Copy a SEND as MESSAGE to this session's subscriptions to its destination or a
+        dotted prefix of it; how many copies."""
+        sent = 0
+        extra: dict[str, str] | None = None
+        for prefix, subs in list(self.routes.items()):  # at most max_subscriptions of them
+            if destination != prefix and not destination.startswith(prefix + "."):
+                continue
+            if extra is None:
+                extra = {k: v for k, v in frame.headers.items() if k != "content-length"}
+            for sub in list(subs.values()):
+                if self.closed:  # cut off for its output meanwhile
+                    return sent
+                headers = {"subscription": sub.id, **extra}
+                self.write(encode_frame("MESSAGE", headers, frame.body))
+                sent += 1
+        return sent
 
     def _disconnect(self, frame: Frame) -> None:
         receipt = frame.headers.get("receipt")

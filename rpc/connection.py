@@ -3,7 +3,9 @@
 A :class:`Connection` is the asyncio protocol of one accepted (TLS) socket and the broker's
 :class:`~rpc.broker.Link` for its session. Input first goes to the server's fast path
 (rpc.fastpath: one plain inline request per chunk, answered in one step); anything else goes to
-the session's codec and broker, and what they write meanwhile leaves as one TLS write.
+the session's codec and broker, and what they write meanwhile leaves as one TLS write. It also
+tells the server's :class:`~rpc.guard.Guard` what it buffers, and checks its own deadlines when
+the guard sweeps.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rpc.broker import Session
+from rpc.stomp import Parser
 
 if TYPE_CHECKING:
+    from rpc.guard import GuardLimits
     from rpc.server import StompServer
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_GRACE = 1.5
+# Output still queued when a connection is closed for a broken limit, up to which it is sent an
+# ERROR frame (and flushed) rather than aborted.
+SMALL_OUTPUT = 64 * 1024
 # Words a STOMP connection may start with (vdsm's detector list, plus STOMP 1.2's STOMP alias).
 DETECT_WORDS = (
     b"CONNECT",
@@ -40,34 +47,40 @@ DETECT_WORDS = (
 class Connection(asyncio.Protocol):
     """One TLS connection: protocol detection, heart-beats, output limit. A broker Link."""
 
-    def __init__(self, server: StompServer) -> None:
+    def __init__(self, server: StompServer, peer_key: str | None = None) -> None:
+        """``peer_key``: what the server's guard counted this connection against (None: not
+        counted), released when the connection is lost."""
         self.server = server
         self.loop = server.loop
+        self.guard = server.guard
+        self.peer_key = peer_key
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
+        self.charged = 0  # bytes the guard holds against this connection
         self._head = b""
         self._timers: list[asyncio.TimerHandle] = []
-        self._last_read = self._last_write = self.loop.time()
+        # loop.time() is time.monotonic() on asyncio's own loops: one Python call less per use.
+        base = type(self.loop).time is asyncio.BaseEventLoop.time
+        self._clock: Callable[[], float] = time.monotonic if base else self.loop.time
+        self._born = self._last_read = self._last_write = self._clock()
         self._send_s = self._recv_s = 0.0
         self._inflight = 0
         self._paused = False
         self._corked: list[bytes] | None = None  # writes held while a chunk of input is handled
+        self._corked_size = 0
+        self._dead = False  # aborted for a broken limit: nothing more is written
+        self._shed = False  # closed for a broken limit: the guard charges it nothing
+        self._queued = 0  # bytes of request bodies waiting for or running in the thread pool
+        self._partial: tuple[int, float] | None = None  # (frames done, seen at) of a partial one
+        self._stall: tuple[int, float] | None = None  # (output size, seen at) while not shrinking
         self._answer_fast = server.fast_path.answer
         self._fast_ok = False  # the session's codec is between frames (see _feed)
-        # loop.time() is time.monotonic() on asyncio's own loops: one Python call less per use.
-        base = type(self.loop).time is asyncio.BaseEventLoop.time
-        self._clock: Callable[[], float] = time.monotonic if base else self.loop.time
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        if len(self.server.connections) >= self.server.max_connections:
-            log.warning("connection cap (%d) reached; refusing", self.server.max_connections)
-            transport.abort()
-            return
         self.server.connections.add(self)
-        self._timers.append(self.loop.call_later(self.server.detect_timeout, self._undetected))
 
     def data_received(self, data: bytes) -> None:
         self._last_read = self._clock()
@@ -80,7 +93,7 @@ class Connection(asyncio.Protocol):
         if any(self._head.startswith(w) for w in DETECT_WORDS):
             self._detected()
         elif not any(w.startswith(self._head) for w in DETECT_WORDS):
-            log.info("Unrecognized protocol from %s", self._peer())
+            log.info("Unrecognized protocol from %s", self.peer)
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -88,22 +101,34 @@ class Connection(asyncio.Protocol):
             timer.cancel()
         self._timers.clear()
         self.server.connections.discard(self)
+        self.guard.charge(self, 0)
+        self._shed = True  # nothing more to charge
+        if self.peer_key is not None:
+            self.guard.release(self.peer_key)
+            self.peer_key = None
         if self.session is not None:
             self.session.connection_lost()
 
     # Link
     def write(self, data: bytes) -> None:
+        if self._dead:
+            return
         if self._corked is not None:
             self._corked.append(data)
+            self._corked_size += len(data)
+            if self._corked_size > self.server.output_limit:
+                self._overflow()
             return
         t = self.transport
         if t is None or t.is_closing():
             return
         t.write(data)
         self._last_write = self._clock()
-        if t.get_write_buffer_size() > self.server.output_limit:
-            log.warning("connection %s: output buffer over its limit; closing", self._peer())
-            t.abort()
+        size = t.get_write_buffer_size()
+        if size > self.server.output_limit:
+            self._overflow()
+        elif size or self.charged:
+            self._charge(self.usage())
 
     def close(self) -> None:
         self._uncork()
@@ -112,6 +137,7 @@ class Connection(asyncio.Protocol):
 
     def _uncork(self) -> None:
         held, self._corked = self._corked, None
+        self._corked_size = 0
         if held:
             self.write(held[0] if len(held) == 1 else b"".join(held))
 
@@ -124,18 +150,106 @@ class Connection(asyncio.Protocol):
                 self.loop.call_later(self._recv_s * HEARTBEAT_GRACE, self._recv_tick)
             )
 
-    # internals
-    def _peer(self) -> Any:
+    # what the guard asks
+    @property
+    def peer(self) -> Any:
         return self.transport.get_extra_info("peername") if self.transport else None
 
+    @property
+    def proven(self) -> bool:
+        """The peer sent CONNECT: it speaks our protocol."""
+        return self.session is not None and self.session.connected
+
+    @property
+    def last_read(self) -> float:
+        return self._last_read
+
+    def usage(self) -> int:
+        """Bytes buffered now: input not yet a whole frame or not yet answered, and output not
+        yet sent."""
+        if self._shed:
+            return 0
+        held = len(self._head) + self._queued
+        held += self.session.parser.buffered if self.session else 0
+        return held + (self.transport.get_write_buffer_size() if self.transport else 0)
+
+    def shed(self, reason: str, *, error: bool) -> None:
+        """Close for a broken limit: with an ERROR frame when ``error`` and the peer speaks
+        STOMP and little output is queued, else aborted (queued output is dropped)."""
+        if self._shed or self._dead:
+            return
+        self.guard.forget(self)
+        self._shed = True
+        t = self.transport
+        session = self.session
+        queued = t.get_write_buffer_size() if t else 0
+        if error and session is not None and not session.closed and queued <= SMALL_OUTPUT:
+            session.fail(reason)
+        else:
+            log.info("connection %s: %s; closing", self.peer, reason)
+            self._abort()
+
+    def check_deadlines(self, limits: GuardLimits) -> None:
+        """Close this connection if it broke a time limit (see rpc.guard)."""
+        t = self.transport
+        if self._shed or self._dead or t is None or t.is_closing():
+            return
+        now = self._clock()
+        session = self.session
+        if session is None or not session.connected:
+            if now - self._born > limits.detect_timeout:
+                what = "STOMP command" if session is None else "CONNECT"
+                self.shed(f"no {what} in time", error=session is not None)
+            return
+        if self._frame_overdue(now, session.parser, limits.frame_timeout):
+            self.shed("frame not complete in time", error=True)
+        elif self._output_stalled(now, t.get_write_buffer_size(), limits.write_timeout):
+            self.shed("output not read in time", error=False)
+
+    # internals
+    def _frame_overdue(self, now: float, parser: Parser, timeout: float) -> bool:
+        """True when one frame stayed incomplete for ``timeout`` while we were reading."""
+        if parser.idle or self._paused:
+            self._partial = None
+            return False
+        if self._partial is None or self._partial[0] != parser.completed:
+            self._partial = (parser.completed, now)
+            return False
+        return now - self._partial[1] > timeout
+
+    def _output_stalled(self, now: float, size: int, timeout: float) -> bool:
+        """True when queued output did not shrink for ``timeout``."""
+        if not size:
+            self._stall = None
+            return False
+        if self._stall is None or size < self._stall[0]:
+            self._stall = (size, now)
+            return False
+        return now - self._stall[1] > timeout
+
+    def _charge(self, usage: int) -> None:
+        if not self._shed:
+            self.guard.charge(self, usage)
+
+    def _overflow(self) -> None:
+        log.warning("connection %s: output buffer over its limit; closing", self.peer)
+        self._abort()
+
+    def _abort(self) -> None:
+        """Drop everything now: no more output, the session is over."""
+        self._dead = True
+        self._corked = [] if self._corked is not None else None
+        self._corked_size = 0
+        if self.transport is not None:
+            self.transport.abort()
+        if self.session is not None:
+            self.session.connection_lost()
+
     def _detected(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
         assert self.transport is not None
         session = self.server.broker.open_session(self)
         session.local_address = self.transport.get_extra_info("sockname")
-        session.peer_address = self._peer()
+        session.peer_address = self.peer
         self.session = session
         head, self._head = self._head, b""
         self._feed(head)
@@ -152,11 +266,8 @@ class Connection(asyncio.Protocol):
         finally:
             self._fast_ok = session.parser.idle
             self._uncork()
-
-    def _undetected(self) -> None:
-        if self.session is None:
-            log.info("no STOMP command from %s in time; closing", self._peer())
-            self.close()
+        if session.parser.buffered or self._queued or self.charged:
+            self._charge(self.usage())
 
     def _send_tick(self) -> None:
         idle = self.loop.time() - self._last_write
@@ -173,14 +284,21 @@ class Connection(asyncio.Protocol):
             return
         self._timers.append(self.loop.call_later(max(limit - idle, 0.05), self._recv_tick))
 
-    def request_started(self) -> None:
+    def request_started(self, size: int) -> None:
+        """A request body of ``size`` bytes went to the thread pool (it counts as buffered
+        input until it is done)."""
         self._inflight += 1
+        self._queued += size
+        self._charge(self.usage())
         if self._inflight >= self.server.max_inflight and self.transport and not self._paused:
             self._paused = True
             self.transport.pause_reading()
 
-    def request_done(self) -> None:
+    def request_done(self, size: int) -> None:
         self._inflight -= 1
+        self._queued -= size
+        if self.charged:
+            self._charge(self.usage())
         if self._paused and self._inflight < self.server.max_inflight and self.transport:
             self._paused = False
             self._last_read = self.loop.time()

@@ -9,34 +9,34 @@ chunk when all of this holds, and otherwise returns False having done nothing:
 - the session's codec is idle (no partial frame, no pending error: the caller checks) and the
   chunk is one whole SEND frame with a content-length and nothing after its NUL;
 - its head is short, LF-only and well-formed (the codec's own one-pass rules), its destination
-  is a request queue that nobody subscribed to (nothing to forward), and its body is within the
-  server's inline limit;
-- the body is UTF-8 JSON of a single request that :meth:`Dispatcher.inline_call` accepts (an
-  inline method, a str or int id, list or dict params, the dispatcher ready).
+  is a request queue (a SEND there is copied to nobody), and its body is within the server's
+  inline limit;
+- the body is strict UTF-8 JSON (rpc.jsonrpc.DECODER) of a single request that
+  :meth:`Dispatcher.answer_inline` accepts (an inline method, a str or int id, list or dict
+  params, the dispatcher ready).
 
 The verb then runs through :meth:`Dispatcher.answer` and its reply goes through
-:meth:`Broker.send_reply`, the very functions the general path ends in, so the reply bytes are the
+:meth:`Session.reply`, the very functions the general path ends in, so the reply bytes are the
 same. Parsed heads are remembered by their bytes (an engine repeats the same head), up to
 ``HEAD_CACHE`` of them; what a head means depends only on the server's fixed limits and queues.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rpc.broker import Broker, Session
-from rpc.jsonrpc import Dispatcher
+from rpc.jsonrpc import DECODER, Dispatcher
 from rpc.stomp import ProtocolError, fast_head_limit, fill_template, parse_length, split_head
 
 HEAD_CACHE = 256
 _UNSEEN = object()
 SEND_LINE = b"SEND\n"
-# The C scanner behind json.loads (same settings as its default decoder): one call instead of
-# loads, decode, raw_decode and two whitespace matches. A body it does not consume whole (white
-# space around it, extra data) is left to the general path.
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# The C scanner behind the dispatcher's strict decoder: one call instead of decode, raw_decode and
+# two whitespace matches. A body it does not consume whole (white space around it, extra data)
+# or refuses (a non-finite number included) is left to the general path.
+_scan: Callable[[str, int], tuple[Any, int]] = DECODER.scan_once  # type: ignore[attr-defined]
 
 
 class _Head(NamedTuple):
@@ -60,8 +60,6 @@ class FastPath:
         self._max_frame_size = lim.max_frame_size
         self._head_limit = fast_head_limit(lim.max_header_line, lim.max_frame_size)
         self._heads: dict[bytes, Any] = {}  # a _Head, or None for a head never taken
-        self._unheard = broker.unheard
-        self._subscriptions = broker.subscriptions
         self._answer_inline = dispatcher.answer_inline
 
     def answer(self, session: Session, data: bytes) -> bool:
@@ -79,9 +77,9 @@ class FastPath:
             head = self._learn(key)
         if head is None:
             return False
-        destination, reply_to, flow_id, length = head
+        _, reply_to, flow_id, length = head
         stop = end + 2 + length
-        if len(data) != stop + 1 or data[stop] or not self._unheard(destination):
+        if len(data) != stop + 1 or data[stop]:
             return False
         try:  # json.loads' own steps around this scan only reject what we leave to it
             body = data[end + 2 : stop].decode("utf-8")
@@ -93,12 +91,13 @@ class FastPath:
         text = self._answer_inline(doc, session.call_context, flow_id)
         if text is None:
             return False
-        subs = self._subscriptions.get(reply_to) if reply_to is not None else None
-        if subs is not None and len(subs) == 1 and subs[0].session is session:
+        subs = session.routes.get(reply_to) if reply_to is not None else None
+        if subs is not None and len(subs) == 1:
             if not session.closed:  # (Session.write, one call less)
-                session.link.write(fill_template(subs[0].template, text.encode("utf-8")))
-        else:  # not the engine's usual set-up: the broker's own routing, warnings included
-            self._broker.send_reply(text, False, reply_to)
+                (sub,) = subs.values()
+                session.link.write(fill_template(sub.template, text.encode("utf-8")))
+        else:  # not the engine's usual set-up: the session's own routing, warnings included
+            session.reply(text, False, reply_to)
         return True
 
     def _learn(self, key: bytes) -> _Head | None:

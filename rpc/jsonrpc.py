@@ -11,16 +11,20 @@ thread hop (see :meth:`Dispatcher.runs_inline`). Errors are
 - any other exception gives -32603 with the exception text appended as vdsm's context;
 - while ``ready`` is False every request gets 99 "Recovering from crash or Initializing".
 
-A method may declare a keyword parameter ``_ctx`` to receive the :class:`CallContext`; it is never
-taken from the request's params. One response is a bare object, several are a JSON array, and
-notifications (no id, or a null id) are run without a reply.
+A method registered with ``context=True`` gets the :class:`CallContext` as its first argument,
+before the request's params, so no request can forge it. One response is a bare object, several
+are a JSON array, and notifications (no id, or a null id) are run without a reply.
+
+JSON is strict both ways: a body holding ``NaN``, ``Infinity`` or a number too large for a float
+(``1e400``) is refused with -32600 (Python's json module reads those as floats and writes them
+back as ``NaN``/``Infinity``, which is not JSON), and no reply ever holds one.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,15 +47,13 @@ MESSAGES = {
     RECOVERY: "Recovering from crash or Initializing",
 }
 
-CTX_PARAM = "_ctx"
-
 _NO_ID = object()
 _NO_PARAMS: tuple[()] = ()  # params left out: no arguments
 
 
 @dataclass(frozen=True)
 class CallContext:
-    """Who is calling: passed to methods that declare ``_ctx``."""
+    """Who is calling: the first argument of methods registered with ``context=True``."""
 
     connection_id: int = 0
     local_address: tuple[Any, ...] | None = None
@@ -101,9 +103,44 @@ def error_object(exc: Exception) -> dict[str, Any]:
     return {"code": INTERNAL_ERROR, "message": error_message(INTERNAL_ERROR, {"reason": str(exc)})}
 
 
+class NonFiniteNumber(ValueError):
+    """A JSON text holds NaN, Infinity or a number beyond a float's range: not JSON."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NonFiniteNumber(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NonFiniteNumber(f"{text[:32]} is out of range")
+    return value
+
+
+# json.loads' own decoder, strict about numbers (both hooks run only for float literals and for
+# NaN/Infinity, so integers and everything else still take the C scanner's quick paths).
+DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def decode(body: bytes | str) -> Any:
+    """json.loads, strictly (see the module): ValueError or RecursionError for what is not JSON."""
+    if isinstance(body, bytes | bytearray):  # as json.loads reads bytes (UTF-8, -16 or -32)
+        body = body.decode(json.detect_encoding(body), "surrogatepass")
+    return DECODER.decode(body)
+
+
+def undecodable_reply(exc: Exception) -> Reply:
+    """The answer to a body :func:`decode` refused: -32600 for a non-finite number, else -32700."""
+    if isinstance(exc, NonFiniteNumber):
+        err = _error(INVALID_REQUEST, {"reason": str(exc)})
+        return Reply(_dumps(response(None, error=err)), True)
+    return parse_error_reply()
+
+
 def _dumps(obj: Any) -> str:
-    """vdsm writes with json.dumps' default separators."""
-    return json.dumps(obj)
+    """vdsm writes with json.dumps' default separators; NaN and Infinity raise ValueError."""
+    return json.dumps(obj, allow_nan=False)
 
 
 # json.dumps(response(req_id, result=True)) for a str id, without building the dict: the same
@@ -120,7 +157,7 @@ def parse_error_reply() -> Reply:
 
 def notification(method: str, params: Mapping[str, Any]) -> str:
     """A serialised JSON-RPC notification (no id), as vdsm sends events."""
-    return json.dumps({"jsonrpc": "2.0", "method": method, "params": dict(params)})
+    return _dumps({"jsonrpc": "2.0", "method": method, "params": dict(params)})
 
 
 @dataclass(frozen=True)
@@ -128,15 +165,6 @@ class _Method:
     fn: Callable[..., Any]
     wants_ctx: bool
     inline: bool = False
-
-
-def _wants_ctx(fn: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    p = params.get(CTX_PARAM)
-    return p is not None and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
 
 
 class Dispatcher:
@@ -153,12 +181,15 @@ class Dispatcher:
         for name, fn in (methods or {}).items():
             self.register(name, fn)
 
-    def register(self, name: str, fn: Callable[..., Any], *, inline: bool = False) -> None:
+    def register(
+        self, name: str, fn: Callable[..., Any], *, inline: bool = False, context: bool = False
+    ) -> None:
         """Add or replace a method. ``inline=True`` promises that ``fn`` is quick and never
         blocks (no I/O, no waiting on locks held for long): the server may then run it on its
-        event loop. Everything else runs in the server's thread pool."""
+        event loop. Everything else runs in the server's thread pool. ``context=True``: ``fn``
+        takes the caller's :class:`CallContext` as its first argument."""
         with self._lock:
-            self._methods[name] = _Method(fn, _wants_ctx(fn), inline)
+            self._methods[name] = _Method(fn, context, inline)
 
     def mark_inline(self, *names: str) -> None:
         """Declare already registered methods inline (see :meth:`register`); KeyError if one
@@ -189,13 +220,13 @@ class Dispatcher:
     def dispatch(self, body: bytes | str, ctx: CallContext | None = None) -> Reply | None:
         """Run every request in ``body``; the serialised reply, or None if nothing answers."""
         try:
-            doc = json.loads(body)
-        except (ValueError, RecursionError):
-            return parse_error_reply()
+            doc = decode(body)
+        except (ValueError, RecursionError) as exc:
+            return undecodable_reply(exc)
         return self.run(doc, ctx)
 
     def run(self, doc: Any, ctx: CallContext | None = None) -> Reply | None:
-        """Like :meth:`dispatch`, for a body already decoded by ``json.loads``."""
+        """Like :meth:`dispatch`, for a body already decoded by :func:`decode`."""
         if isinstance(doc, list):
             if not doc:
                 err = _error(INVALID_REQUEST, {"reason": "request batch is empty"})
@@ -216,7 +247,9 @@ class Dispatcher:
             return _dumps(response(None, error=err)), True
         req_id = req.get("id")
         if req_id is not None and (
-            isinstance(req_id, bool) or not isinstance(req_id, str | int | float)
+            isinstance(req_id, bool)
+            or not isinstance(req_id, str | int | float)
+            or (isinstance(req_id, float) and not math.isfinite(req_id))
         ):
             err = _error(INVALID_REQUEST, {"reason": "invalid id"})
             return _dumps(response(None, error=err)), True
@@ -236,7 +269,7 @@ class Dispatcher:
         """Run ``doc`` here and return its serialised response, when it is a single valid
         request with a str or int id, to an inline method, while ready. Otherwise None, and
         nothing ran: the general path answers it (errors included). ``context(flow_id)``
-        makes the CallContext, only for a method that declares ``_ctx``."""
+        makes the CallContext, only for a method registered with ``context=True``."""
         if type(doc) is not dict or doc.get("jsonrpc") != "2.0" or not self.ready:
             return None
         req_id = doc.get("id")
@@ -249,8 +282,6 @@ class Dispatcher:
         params = doc.get("params", _NO_PARAMS)
         kind = type(params)
         if kind is dict:
-            if CTX_PARAM in params:
-                return None
             args: Sequence[Any] = _NO_PARAMS
             kwargs: dict[str, Any] = params
         elif kind is list or params is _NO_PARAMS:
@@ -272,8 +303,9 @@ class Dispatcher:
         """Run a validated call: its serialised response, or None for a notification."""
         try:
             if method.wants_ctx:
-                kwargs[CTX_PARAM] = ctx if ctx is not None else CallContext()
-            result = method.fn(*args, **kwargs)
+                result = method.fn(ctx if ctx is not None else CallContext(), *args, **kwargs)
+            else:
+                result = method.fn(*args, **kwargs)
             if req_id is None:
                 return None
             if (result is None or result is True) and type(req_id) is str:
@@ -302,6 +334,5 @@ class Dispatcher:
         if method is None:
             raise _error(METHOD_NOT_FOUND, {"method": name})
         if isinstance(params, dict):
-            kwargs = {k: v for k, v in params.items() if k != CTX_PARAM}
-            return method, [], kwargs
+            return method, [], dict(params)
         return method, list(params), {}

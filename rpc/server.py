@@ -7,8 +7,10 @@ Usage from a process (the loop's own thread)::
     ...                           # server.publish_event(...) from any thread
     server.close(); await server.wait_closed()
 
-Connections must finish the TLS handshake within ``handshake_timeout`` and then start with a STOMP
-command word within ``detect_timeout``; anything else is closed. Verbs run in a thread pool, so a
+Connections must finish the TLS handshake within ``handshake_timeout``, then start with a STOMP
+command word and CONNECT within ``detect_timeout``; anything else is closed. The connection cap,
+the per-peer limit, the other time limits and the memory budget are rpc.guard's. Verbs run in a
+thread pool, so a
 long one never delays another or the heart-beats; only a small request (``inline_limit`` bytes)
 made of verbs registered ``inline=True`` (pings) is answered on the loop, with no thread hop.
 
@@ -24,17 +26,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
-import json
 import logging
 import socket
 import ssl
 import time
 from typing import Any
 
-from rpc.broker import EVENT_QUEUE, Broker, Limits, Request
+from rpc.broker import DEFAULT_MAX_SUBSCRIPTIONS, EVENT_QUEUE, Broker, Limits, Request
 from rpc.connection import Connection
 from rpc.fastpath import FastPath
-from rpc.jsonrpc import Dispatcher, Reply, notification, parse_error_reply
+from rpc.guard import Guard, GuardLimits, peer_key
+from rpc.jsonrpc import Dispatcher, Reply, decode, notification, undecodable_reply
 from rpc.stomp import DEFAULT_MAX_FRAME_SIZE
 from rpc.tls import DEFAULT_TLS_READ_BUFFER, server_ssl_context
 from rpc.tlsdirect import accept_tls
@@ -90,36 +92,44 @@ class StompServer:
         port: int = DEFAULT_PORT,
         *,
         max_connections: int = 4096,
+        max_per_peer: int = 256,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
         workers: int = 8,
         max_inflight: int = 64,
         output_limit: int = 64 * 1024 * 1024,
+        memory_budget: int = 256 * 1024 * 1024,
         handshake_timeout: float = 10.0,
         detect_timeout: float = 10.0,
+        frame_timeout: float = 30.0,
+        write_timeout: float = 60.0,
         tls_read_buffer: int = DEFAULT_TLS_READ_BUFFER,
         inline_limit: int = DEFAULT_INLINE_LIMIT,
     ) -> None:
         """``tls_read_buffer``: bytes asked of each TLS read (allocated per read, not kept per
         connection; asyncio's TLS layer keeps 256 KiB per connection). ``inline_limit``: request
         bodies up to this size are decoded on the loop and, if made only of inline verbs,
-        answered there; 0 sends every request to the thread pool."""
+        answered there; 0 sends every request to the thread pool. ``output_limit`` is per
+        connection, ``memory_budget`` for all of them (rpc.guard has the other limits)."""
         self.dispatcher = dispatcher
         self.ssl_context = ssl_context
         self.host = host
         self.requested_port = port
-        self.max_connections = max_connections
         self.max_inflight = max_inflight
         self.output_limit = output_limit
         self.handshake_timeout = handshake_timeout
-        self.detect_timeout = detect_timeout
         self.tls_read_buffer = tls_read_buffer
         self.inline_limit = inline_limit
-        self.broker = Broker(self._submit, limits=Limits(max_frame_size=max_frame_size))
+        limits = Limits(max_frame_size=max_frame_size, max_subscriptions=max_subscriptions)
+        self.broker = Broker(self._submit, limits=limits)
         self.connections: set[Connection] = set()
+        self._handshakes: dict[socket.socket, Any] = {}
+        guard = GuardLimits(max_connections, max_per_peer, detect_timeout, frame_timeout,
+                            write_timeout, memory_budget)
+        self.guard = Guard(guard, self.connections, self._handshakes)
         self.fast_path = FastPath(self.broker, dispatcher, inline_limit)
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
         self._listener: socket.socket | None = None
-        self._handshakes: dict[socket.socket, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -143,6 +153,7 @@ class StompServer:
         self._listener = sock
         self._closed = self._loop.create_future()
         self._loop.add_reader(sock.fileno(), self._accept)
+        self.guard.start(self._loop)
         host = self.host.strip("[]") or "::"
         shown = f"[{host}]" if ":" in host else host
         log.info("listening on %s:%d", shown, self.port)
@@ -151,7 +162,7 @@ class StompServer:
         assert self._listener is not None
         for _ in range(64):
             try:
-                raw, _ = self._listener.accept()
+                raw, addr = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # out of descriptors or memory: pause, as asyncio does
@@ -159,24 +170,32 @@ class StompServer:
                 self.loop.remove_reader(self._listener.fileno())
                 self.loop.call_later(1.0, self._resume_accept)
                 return
-            raw.setblocking(False)
-            if raw.family in (socket.AF_INET, socket.AF_INET6):
-                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.ssl_context is None:
-                coro = self.loop.connect_accepted_socket(lambda: Connection(self), raw)
-                task = self.loop.create_task(coro)
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                continue
-            accept_tls(
-                self.loop,
-                raw,
-                self.ssl_context,
-                lambda: Connection(self),
-                read_size=self.tls_read_buffer,
-                handshake_timeout=self.handshake_timeout,
-                pending=self._handshakes,
-            )
+            self._start(raw, peer_key(addr))
+
+    def _start(self, raw: socket.socket, peer: str) -> None:
+        """Admit an accepted socket (rpc.guard) and start its handshake or connection."""
+        if not self.guard.admit(peer):
+            raw.close()
+            return
+        raw.setblocking(False)
+        if raw.family in (socket.AF_INET, socket.AF_INET6):
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is None:
+            coro = self.loop.connect_accepted_socket(lambda: Connection(self, peer), raw)
+            task = self.loop.create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        accept_tls(
+            self.loop,
+            raw,
+            self.ssl_context,
+            lambda: Connection(self, peer),
+            read_size=self.tls_read_buffer,
+            handshake_timeout=self.handshake_timeout,
+            pending=self._handshakes,
+            on_failure=lambda: self.guard.release(peer),
+        )
 
     def _resume_accept(self) -> None:
         if self._listener is not None and self._listener.fileno() >= 0:
@@ -193,7 +212,11 @@ class StompServer:
         if not self.dispatcher.ready:
             log.warning("event %s dropped: not ready", method)
             return
-        text = notification(method, {**params, "notify_time": notify_time()})
+        try:
+            text = notification(method, {**params, "notify_time": notify_time()})
+        except (TypeError, ValueError) as exc:  # not JSON (NaN, say): sent to nobody
+            log.warning("event %s dropped: %s", method, exc)
+            return
         try:
             self.loop.call_soon_threadsafe(self.broker.publish, EVENT_QUEUE, text)
         except RuntimeError:
@@ -204,6 +227,7 @@ class StompServer:
         if self._listener is not None and self._listener.fileno() >= 0:
             self.loop.remove_reader(self._listener.fileno())
             self._listener.close()
+        self.guard.stop()
         for abandon in list(self._handshakes.values()):
             abandon("server closed")
         if self._closed is not None and not self._closed.done():
@@ -224,9 +248,9 @@ class StompServer:
         arg: Any = body
         if len(body) <= self.inline_limit:
             try:
-                arg = json.loads(body)
-            except (ValueError, RecursionError):
-                self._reply(parse_error_reply(), request)
+                arg = decode(body)
+            except (ValueError, RecursionError) as exc:
+                self._reply(undecodable_reply(exc), request)
                 return
             if self.dispatcher.runs_inline(arg):
                 self._reply(self.dispatcher.run(arg, ctx), request)
@@ -234,7 +258,7 @@ class StompServer:
             job = self.dispatcher.run
         conn = session.link
         if isinstance(conn, Connection):
-            conn.request_started()
+            conn.request_started(len(body))
         try:
             fut = self.loop.run_in_executor(self._executor, job, arg, ctx)
         except RuntimeError:  # executor shut down
@@ -243,12 +267,12 @@ class StompServer:
 
     def _reply(self, reply: Reply | None, request: Request) -> None:
         if reply is not None:
-            self.broker.route_reply(reply, request.reply_to)
+            self.broker.route_reply(reply, request)
 
     def _done(self, fut: asyncio.Future[Reply | None], request: Request) -> None:
         conn = request.session.link
         if isinstance(conn, Connection):
-            conn.request_done()
+            conn.request_done(len(request.body))
         if fut.cancelled():
             return
         exc = fut.exception()

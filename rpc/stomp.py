@@ -20,6 +20,9 @@ DEFAULT_MAX_HEADER_LINE = 16 * 1024
 FAST_HEAD = 4096  # heads up to this size are parsed in one pass
 
 HEARTBEAT = b"\n"
+# More content-length digits than this (leading zeros aside) is a length no frame limit allows,
+# and int() of thousands of digits raises ValueError: refuse it before converting.
+MAX_LENGTH_DIGITS = 15
 
 # Command words a client may legitimately start a connection with, plus the server-side ones
 # that vdsm's protocol detector also recognises. STOMP is the STOMP 1.2 alias of CONNECT.
@@ -166,13 +169,18 @@ def split_head(head: bytes | bytearray, max_headers: int) -> tuple[str, dict[str
 
 
 def parse_length(headers: Mapping[str, str]) -> int | None:
-    """The frame's content-length; None without one. ProtocolError if it is not a number."""
+    """The frame's content-length; None without one. ProtocolError if it is not a number, or
+    "frame too large" for one with more significant digits than any frame limit has."""
     raw = headers.get("content-length")
     if raw is None:
         return None
     raw = raw.strip()
     if not (raw.isascii() and raw.isdigit()):  # int() takes other digits ('²' raises)
         raise ProtocolError("invalid content-length")
+    if len(raw) > MAX_LENGTH_DIGITS:
+        raw = raw.lstrip("0") or "0"
+        if len(raw) > MAX_LENGTH_DIGITS:
+            raise ProtocolError("frame too large")
     return int(raw)
 
 
@@ -206,6 +214,7 @@ class Parser:
         self._pending: _Pending | None = None
         self._head_scanned = 0  # bytes of an incomplete head already known to hold no new EOL
         self.heartbeats = 0
+        self.completed = 0  # frames returned so far: tells one partial frame from the next
         self.error: ProtocolError | None = None
         self._fast_head = fast_head_limit(max_header_line, max_frame_size)
 
@@ -218,6 +227,13 @@ class Parser:
     def idle(self) -> bool:
         """Between frames: nothing held, nothing pending, no error to raise."""
         return not self._buf and self._pending is None and self.error is None
+
+    def discard(self) -> None:
+        """Drop what is buffered (its memory too); the parser is unusable afterwards."""
+        self._buf = bytearray()
+        self._pending = None
+        if self.error is None:
+            self.error = ProtocolError("connection closed")
 
     def feed(self, data: bytes) -> list[Frame]:
         """The frames completed by ``data``.
@@ -371,4 +387,5 @@ class Parser:
         body = bytes(buf[p.body_start : end])
         del buf[: end + 1]
         self._pending = None
+        self.completed += 1
         return Frame(p.command, p.headers, body)

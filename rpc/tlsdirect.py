@@ -212,67 +212,92 @@ def accept_tls(
     read_size: int,
     handshake_timeout: float,
     pending: dict[socket.socket, Callable[[object], None]] | None = None,
+    on_failure: Callable[[], None] | None = None,
 ) -> None:
     """Handshake ``raw`` (accepted, non-blocking) without blocking the loop; on success start a
     TlsTransport for ``factory()``. ``pending`` maps each socket still in its handshake to the
-    function that abandons it (for a server that closes)."""
+    function that abandons it (for a server that closes, or that needs room); ``on_failure`` is
+    called once when the handshake fails, times out or is abandoned."""
     try:
         sock = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
     except (OSError, ValueError):
         raw.close()
+        if on_failure is not None:
+            on_failure()
         return
-    fd = sock.fileno()
-    waiting: list[str] = []  # "r" / "w": what the loop watches for this handshake
-    timer: asyncio.TimerHandle | None = None
+    hs = _Handshake(loop, sock, factory, read_size, pending, on_failure)
+    hs.timer = loop.call_later(handshake_timeout, hs.fail, "timed out")
+    hs.step()
 
-    def unwatch() -> None:
-        if "r" in waiting:
-            loop.remove_reader(fd)
-        if "w" in waiting:
-            loop.remove_writer(fd)
-        waiting.clear()
 
-    def fail(reason: object) -> None:
-        if sock.fileno() < 0:  # already abandoned
-            return
-        log.debug("TLS handshake with %s failed: %s", _safe(sock.getpeername), reason)
-        unwatch()
-        if timer is not None:
-            timer.cancel()
+class _Handshake:
+    """One server-side TLS handshake under way, driven by the loop's readiness callbacks."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: ssl.SSLSocket,
+        factory: Callable[[], asyncio.Protocol],
+        read_size: int,
+        pending: dict[socket.socket, Callable[[object], None]] | None,
+        on_failure: Callable[[], None] | None,
+    ) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.factory = factory
+        self.read_size = read_size
+        self.pending = pending
+        self.on_failure = on_failure
+        self.waiting = ""  # "r" / "w": what the loop watches for this handshake
+        self.timer: asyncio.TimerHandle | None = None
         if pending is not None:
-            pending.pop(sock, None)
-        sock.close()
+            pending[sock] = self.fail
 
-    def step() -> None:
+    def step(self) -> None:
         try:
-            sock.do_handshake()
+            self.sock.do_handshake()
         except ssl.SSLWantReadError:
-            watch("r")
+            self._watch("r")
             return
         except ssl.SSLWantWriteError:
-            watch("w")
+            self._watch("w")
             return
         except (OSError, ValueError) as exc:
-            fail(exc)
+            self.fail(exc)
             return
-        unwatch()
-        if timer is not None:
-            timer.cancel()
-        if pending is not None:
-            pending.pop(sock, None)
-        TlsTransport(loop, sock, factory(), read_size).start()
+        self._forget()
+        TlsTransport(self.loop, self.sock, self.factory(), self.read_size).start()
 
-    def watch(kind: str) -> None:
-        if kind in waiting:
+    def fail(self, reason: object) -> None:
+        if self.sock.fileno() < 0:  # already abandoned
             return
-        unwatch()
-        waiting.append(kind)
+        log.debug("TLS handshake with %s failed: %s", _safe(self.sock.getpeername), reason)
+        self._forget()
+        self.sock.close()
+        if self.on_failure is not None:
+            self.on_failure()
+
+    def _forget(self) -> None:
+        self._unwatch()
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.pending is not None:
+            self.pending.pop(self.sock, None)
+
+    def _unwatch(self) -> None:
+        if self.waiting == "r":
+            self.loop.remove_reader(self.fd)
+        elif self.waiting == "w":
+            self.loop.remove_writer(self.fd)
+        self.waiting = ""
+
+    def _watch(self, kind: str) -> None:
+        if kind == self.waiting:
+            return
+        self._unwatch()
+        self.waiting = kind
         if kind == "r":
-            loop.add_reader(fd, step)
+            self.loop.add_reader(self.fd, self.step)
         else:
-            loop.add_writer(fd, step)
-
-    if pending is not None:
-        pending[sock] = fail
-    timer = loop.call_later(handshake_timeout, fail, "timed out")
-    step()
+            self.loop.add_writer(self.fd, self.step)

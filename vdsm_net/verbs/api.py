@@ -7,9 +7,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from rpc.jsonrpc import RpcError
+from rpc.jsonrpc import CallContext, RpcError
 from vdsm_net.drift.monitor import CAPS_KEY as DRIFT_CAPS_KEY
 from vdsm_net.drift.monitor import DriftMonitor
 from vdsm_net.dynamic.dhcp import DhcpManager
@@ -40,7 +40,14 @@ DONE = {"code": 0, "message": "Done"}
 INVALID_PARAMS = -32602
 HOST_CONN_EVENT = "|net|host_conn|no_id"
 
-Register = Callable[[str, Callable[..., Any]], None]
+
+class Register(Protocol):
+    """How verbs are registered (rpc.jsonrpc.Dispatcher.register): ``context=True`` passes the
+    caller's CallContext as the verb's first argument."""
+
+    def __call__(self, name: str, fn: Callable[..., Any], *, context: bool = False) -> None: ...
+
+
 Publish = Callable[[str, dict[str, Any]], None]
 
 
@@ -111,7 +118,7 @@ class HostApi:
         register("Host.setSafeNetworkConfig", self.set_safe_network_config)
         register("Host.planNetworks", self.plan_networks)
         register("Host.getNetworkCapabilities", self.get_network_capabilities)
-        register("Host.getCapabilities", self.get_capabilities)
+        register("Host.getCapabilities", self.get_capabilities, context=True)
         register("Host.getStats", self.get_stats)
         register("Host.getNetworkStatistics", self.get_network_statistics)
 
@@ -257,12 +264,12 @@ class HostApi:
     def get_network_capabilities(self) -> dict[str, Any]:
         return self._network_caps(self.engine.backend.observe())
 
-    def get_capabilities(self, _ctx: Any = None) -> dict[str, Any]:
+    def get_capabilities(self, ctx: CallContext | None = None) -> dict[str, Any]:
         state = self.engine.backend.observe()
         caps = self.host.capabilities()
         caps.update(self._network_caps(state))
         caps["hooks"] = self.hooks.inventory()
-        caps["lastClientIface"] = last_client_iface(state, _ctx)
+        caps["lastClientIface"] = last_client_iface(state, ctx)
         return caps
 
     def get_network_statistics(self) -> dict[str, Any]:
@@ -303,9 +310,9 @@ def _request_params(
     return out[0], out[1], out[2]
 
 
-def last_client_iface(state: KernelState, ctx: Any) -> str:
+def last_client_iface(state: KernelState, ctx: CallContext | None) -> str:
     """The local device that holds the address the client connected to; '' if none."""
-    local = getattr(ctx, "local_address", None)
+    local = ctx.local_address if ctx is not None else None
     if not local:
         return ""
     ip = str(local[0]).removeprefix("::ffff:")

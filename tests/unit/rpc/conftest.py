@@ -62,7 +62,7 @@ class Verbs:
 
 
 def make_dispatcher(verbs: Verbs) -> Dispatcher:
-    return Dispatcher(
+    d = Dispatcher(
         {
             "Host.ping2": verbs.ping2,
             "Host.ping": verbs.ping2,
@@ -70,9 +70,10 @@ def make_dispatcher(verbs: Verbs) -> Dispatcher:
             "Test.slow": verbs.slow,
             "Test.fail": verbs.fail,
             "Test.crash": verbs.crash,
-            "Test.whoami": verbs.whoami,
         }
     )
+    d.register("Test.whoami", verbs.whoami, context=True)
+    return d
 
 
 @pytest.fixture(scope="session")

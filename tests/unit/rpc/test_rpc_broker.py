@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from rpc.broker import RESPONSE_QUEUE, Broker, Request, Session, negotiate_heartbeat
+from rpc.broker import RESPONSE_QUEUE, Broker, Limits, Request, Session, negotiate_heartbeat
 from rpc.jsonrpc import Dispatcher
 from rpc.stomp import Frame, Parser, encode_frame
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
@@ -46,7 +47,7 @@ class Harness:
         self.requests.append(request)
         reply = self.dispatcher.dispatch(request.body)
         if reply is not None:
-            self.broker.route_reply(reply, request.reply_to)
+            self.broker.route_reply(reply, request)
 
     def open(self) -> tuple[Session, FakeLink]:
         link = FakeLink()
@@ -93,6 +94,10 @@ def test_engine_order_subscribe_before_connect(h: Harness) -> None:
         ("x,5000", (5000, 0)),
         ("3000", (0, 3000)),
         ("-5,-5", (0, 0)),
+        ("0," + "9" * 400, (3_600_000, 0)),
+        ("9" * 5000 + ",5", (1000, 3_600_000)),
+        ("1_000,+5", (0, 0)),
+        ("0007000,٣", (0, 7000)),
     ],
 )
 def test_heartbeat_negotiation(value: str | None, expected: tuple[int, int]) -> None:
@@ -179,18 +184,28 @@ def test_disconnect_with_receipt_and_without(h: Harness) -> None:
     assert link.closed and link.take() == []
 
 
-def test_reply_goes_to_reply_to_on_whichever_connection_subscribed(h: Harness) -> None:
+def test_a_reply_goes_only_to_the_connection_whose_request_it_answers(h: Harness) -> None:
     a, alink = h.open()
     b, blink = h.open()
-    c, clink = h.open()
+    feed(a, "SUBSCRIBE", {"destination": "answers", "id": "a1"})
     feed(b, "SUBSCRIBE", {"destination": "answers", "id": "b1"})
-    feed(c, "SUBSCRIBE", {"destination": "answers", "id": "c1"})
+    feed(b, "SUBSCRIBE", {"destination": RESPONSE_QUEUE, "id": "b2"})
     feed(a, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "answers"}, ping("q"))
-    assert alink.take() == []
-    for link, sub in ((blink, "b1"), (clink, "c1")):
-        (msg,) = link.take()
-        assert msg.headers["subscription"] == sub
-        assert json.loads(msg.text())["id"] == "q"
+    feed(a, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "answers"}, "{bad")
+    (msg,) = alink.take()  # the null-id answer to "{bad" has no subscriber on a
+    assert msg.headers["subscription"] == "a1" and json.loads(msg.text())["id"] == "q"
+    assert blink.take() == []
+
+
+def test_a_reply_to_a_destination_only_another_connection_has_reaches_nobody(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, alink = h.open()
+    b, blink = h.open()
+    feed(b, "SUBSCRIBE", {"destination": "answers", "id": "b1"})
+    feed(a, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "answers"}, ping("q"))
+    assert alink.take() == [] and blink.take() == []
+    assert "Attempt to reply to unknown destination answers" in caplog.text
 
 
 def test_null_id_reply_goes_to_vdsm_responses_and_no_reply_to_is_dropped(h: Harness) -> None:
@@ -221,19 +236,33 @@ def test_sub_destinations_of_request_queues_and_flow_id(h: Harness) -> None:
     assert link.take()[0].headers["message"] == "Subscription not available"
 
 
-def test_send_is_forwarded_by_dotted_prefix(h: Harness) -> None:
+def test_send_is_copied_by_dotted_prefix_to_the_sender_s_own_subscriptions(h: Harness) -> None:
     s, link = h.open()
     other, olink = h.open()
-    feed(other, "SUBSCRIBE", {"destination": "a", "id": "1"})
-    feed(other, "SUBSCRIBE", {"destination": "a.b", "id": "2"})
-    feed(other, "SUBSCRIBE", {"destination": "a.bc", "id": "3"})
+    for session in (s, other):
+        feed(session, "SUBSCRIBE", {"destination": "a", "id": "1"})
+        feed(session, "SUBSCRIBE", {"destination": "a.b", "id": "2"})
+        feed(session, "SUBSCRIBE", {"destination": "a.bc", "id": "3"})
     feed(s, "SEND", {"destination": "a.b.c", "x": "y"}, "payload")
-    got = olink.take()
+    got = link.take()
     assert sorted(f.headers["subscription"] for f in got) == ["1", "2"]
     for f in got:
         assert f.command == "MESSAGE" and f.body == b"payload"
         assert f.headers["destination"] == "a.b.c" and f.headers["x"] == "y"
-    assert link.take() == []
+    assert olink.take() == []  # no spoofed message into another connection's destinations
+    feed(other, "SEND", {"destination": "elsewhere"}, "payload")
+    assert olink.take()[0].headers["message"] == "Subscription not available"
+
+
+def test_requests_are_copied_to_nobody(h: Harness) -> None:
+    spy, spylink = h.open()
+    feed(spy, "SUBSCRIBE", {"destination": "jms.topic.vdsm_requests", "id": "tap"})
+    feed(spy, "SUBSCRIBE", {"destination": "jms.topic", "id": "tap2"})
+    s, link = h.open()
+    feed(s, "SUBSCRIBE", {"destination": "mine", "id": "m"})
+    feed(s, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": "mine"}, ping("r"))
+    assert [json.loads(f.text())["id"] for f in link.take()] == ["r"]
+    assert spylink.take() == []
 
 
 def test_unsubscribe_and_close_remove_subscriptions(h: Harness) -> None:
@@ -256,3 +285,38 @@ def test_publish_reaches_every_subscriber_of_exactly_that_destination(h: Harness
     assert h.broker.publish("jms.queue.events", '{"x": 1}') == 1
     (msg,) = link.take()
     assert msg.headers["subscription"] == "e" and msg.text() == '{"x": 1}'
+
+
+def test_subscription_cap_is_an_error_and_closes() -> None:
+    h = Harness()
+    h.broker = Broker(h.submit, limits=Limits(max_subscriptions=3))
+    s, link = h.open()
+    for i in range(4):
+        feed(s, "SUBSCRIBE", {"destination": "q", "id": str(i)})
+    (err,) = link.take()
+    assert err.headers["message"] == "Too many subscriptions (at most 3 per connection)"
+    assert link.closed and h.broker.subscribers("q") == []
+
+
+def test_fifty_thousand_subscriptions_come_and_go_in_linear_time() -> None:
+    # Row 10's input with the cap lifted: with a list per destination this was quadratic.
+    h = Harness()
+    h.broker = Broker(h.submit, limits=Limits(max_subscriptions=50_000))
+    s, link = h.open()
+    subs = b"".join(encode_frame("SUBSCRIBE", {"destination": "q", "id": str(i)})
+                    for i in range(50_000))
+    unsubs = b"".join(encode_frame("UNSUBSCRIBE", {"id": str(i)}) for i in range(50_000))
+    start = time.monotonic()
+    s.data_received(subs)
+    assert len(h.broker.subscribers("q")) == 50_000
+    s.data_received(unsubs)
+    assert time.monotonic() - start < 30  # a liveness bound, far above the real cost
+    assert h.broker.subscribers("q") == [] and s.routes == {} and link.take() == []
+
+
+def test_a_second_connect_is_an_error_and_closes(h: Harness) -> None:
+    s, link = h.open()
+    feed(s, "CONNECT", {"accept-version": "1.2", "heart-beat": "0,1000"})
+    feed(s, "CONNECT", {"accept-version": "1.2", "heart-beat": "0,1000"})
+    assert [f.command for f in link.take()] == ["CONNECTED", "ERROR"]
+    assert link.closed

@@ -1,4 +1,5 @@
-"""JSON-RPC dispatch with vdsm's error shapes, batches, notifications, _ctx and readiness."""
+"""JSON-RPC dispatch with vdsm's error shapes, batches, notifications, the call context,
+strict JSON and readiness."""
 
 from __future__ import annotations
 
@@ -147,7 +148,7 @@ def test_network_error_contract() -> None:
 
 def test_ctx_is_injected_and_never_taken_from_params(disp: Dispatcher) -> None:
     ctx = CallContext(5, ("127.0.0.1", 54321), ("127.0.0.1", 40000), "flow")
-    out = call(disp, req("Test.whoami", {"_ctx": "forged"}), ctx)["result"]
+    out = call(disp, req("Test.whoami"), ctx)["result"]
     assert out == {
         "local": ["127.0.0.1", 54321],
         "peer": ["127.0.0.1", 40000],
@@ -155,6 +156,19 @@ def test_ctx_is_injected_and_never_taken_from_params(disp: Dispatcher) -> None:
         "conn": 5,
     }
     assert call(disp, req("Test.whoami"))["result"]["conn"] == 0
+    # a param named like the context's parameter cannot replace it: the call is refused
+    forged = call(disp, req("Test.whoami", {"_ctx": "forged"}), ctx)["error"]
+    assert forged["code"] == -32603 and "_ctx" in forged["message"]
+
+
+def test_the_context_is_declared_at_registration_not_found_by_signature() -> None:
+    d = Dispatcher()
+    d.register("A.named", lambda _ctx="not given": _ctx)
+    d.register("A.declared", lambda ctx, x=1: [ctx.connection_id, x], context=True)
+    ctx = CallContext(7)
+    assert call(d, req("A.named"), ctx)["result"] == "not given"
+    assert call(d, req("A.declared", {"x": 2}), ctx)["result"] == [7, 2]
+    assert call(d, req("A.declared", [3]), ctx)["result"] == [7, 3]
 
 
 def test_readiness_gate() -> None:
@@ -189,4 +203,32 @@ def test_success_text_is_json_dumps_of_vdsm_response(rid: str | int, result: Any
 
 
 def _no_ctx(flow_id: str | None) -> CallContext:
-    raise AssertionError("no method here declares _ctx")
+    raise AssertionError("no method here is registered with context=True")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"jsonrpc": "2.0", "method": "Host.ping2", "id": NaN}',
+        '{"jsonrpc": "2.0", "method": "Host.ping2", "id": -Infinity}',
+        '{"jsonrpc": "2.0", "method": "Host.ping2", "id": 1e400}',
+        '{"jsonrpc": "2.0", "method": "Host.echo", "params": [1E999], "id": 1}',
+        b'{"jsonrpc": "2.0", "method": "Host.ping2", "id": NaN}',
+    ],
+)
+def test_non_finite_numbers_are_invalid_requests(disp: Dispatcher, body: str | bytes) -> None:
+    reply = disp.dispatch(body)
+    assert reply is not None and reply.null_id
+    out = json.loads(reply.text, parse_constant=lambda c: pytest.fail(f"{c} in a reply"))
+    assert out["id"] is None and out["error"]["code"] == -32600
+
+
+def test_no_reply_holds_a_non_finite_number() -> None:
+    d = Dispatcher({"A.nan": lambda: float("nan"), "A.inf": lambda: [float("inf")]})
+    for method in ("A.nan", "A.inf"):
+        out = call(d, req(method))
+        assert out["error"]["code"] == -32603 and "JSON" in out["error"]["message"]
+    # a decoded document from elsewhere with a non-finite id is refused, not echoed
+    reply = d.run(req("A.nan", rid=float("nan")))
+    assert reply is not None and json.loads(reply.text)["error"]["code"] == -32600
+    assert call(d, req("A.nan", rid=1.5))["id"] == 1.5

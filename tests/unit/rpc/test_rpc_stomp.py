@@ -236,3 +236,22 @@ def test_message_template_matches_encode_frame(dest: str, sub_id: str, body: byt
     assert fill_template(message_template("MESSAGE", headers), body) == encode_frame(
         "MESSAGE", headers, body
     )
+
+
+@pytest.mark.parametrize(
+    ("length", "message"),
+    [("9" * 5000, "frame too large"), ("1" * 4301, "frame too large"),
+     ("9" * 16, "frame too large"), ("1_0", "invalid content-length")],
+)
+def test_huge_or_odd_content_lengths_are_protocol_errors(length: str, message: str) -> None:
+    good = encode_frame("SEND", {"destination": "q"}, "a")
+    frames = Parser().feed(good + b"SEND\ncontent-length:%s\n\n" % length.encode())
+    assert [f.body for f in frames] == [b"a"]  # the frame before it is still returned
+    p = Parser()
+    with pytest.raises(ProtocolError, match=message):
+        p.feed(b"SEND\ncontent-length:%s\n\n" % length.encode())
+
+
+def test_leading_zeros_of_a_content_length_are_just_zeros() -> None:
+    (f,) = Parser().feed(b"SEND\ncontent-length:" + b"0" * 5000 + b"3\n\nabc\x00")
+    assert f.body == b"abc"

@@ -3,6 +3,7 @@ reply over the wire has that shape."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,7 +35,11 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 
 def test_every_registered_verb_has_a_result_shape(agent: Agent) -> None:
     names: list[str] = []
-    agent.api.register(lambda name, _fn: names.append(name))
+
+    def register(name: str, fn: Callable[..., Any], *, context: bool = False) -> None:
+        names.append(name)
+
+    agent.api.register(register)
     assert sorted(names) == sorted(schema.RESULTS)
     assert sorted(name for name, _ in CALLS) == sorted(schema.RESULTS)
 

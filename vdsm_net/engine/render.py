@@ -2,7 +2,7 @@
 
 Pure: ``render(config, observed)`` reads the observed state only to copy a NIC's observed facts
 (index, permanent MAC) into its target, and to keep NICs the kernel does not have out of the
-target's link set. Everything rendered is up.
+target's link set. Everything rendered is up but an OVS bridge's own link (``render_ovs``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Per southbound NIC or bond one OVS bridge (``model.ovs.ovs_bridge_name``) with the NIC or bond as
 its port, without IP; per network an internal port named after the network with the network's
 MTU, its IP configuration (``render`` adds it, the port being the network's top device), a VLAN
-as access tag, and the MAC of the NIC or bond. The bridge's MTU is the largest of its networks.
+as access tag, and the MAC of the NIC or bond. The bridge's MTU is the largest of its networks;
+its own local link stays down (OVS switches without it, and down it takes no IPv6 link-local
+address, router advertisement or default route).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def render_ovs_network(
     if base is None:
         return None
     bridge = ovs_bridge_name(base)
-    links[bridge] = Link(bridge, "ovs-bridge", mtu=base_mtu[base], up=True,
+    links[bridge] = Link(bridge, "ovs-bridge", mtu=base_mtu[base], up=False,
                          tag=ovs_bridge_tag(base))
     links[net.name] = Link(
         net.name, "ovs-port", mtu=net.mtu, up=True, master=bridge, vlan_id=net.vlan,

@@ -55,3 +55,10 @@ def test_a_mixed_deletion_is_split_and_the_view_follows_the_ops() -> None:
     assert added.ports["blue"] == OvsPort("blue", BR, True, None, None)
     assert t.recreates(o.CreateLink(Link("red", "ovs-port", master=BR)), {"red"})
     assert not t.recreates(o.SetMtu("red", 1500), {"red"})
+
+
+def test_kernel_effects_of_a_transaction() -> None:
+    ops = [o.CreateLink(Link("red", "ovs-port", master=BR, mtu=9000)), o.SetMtu(BR, 4000),
+           o.DeleteLinks(("blue",)), o.DeleteLinks(("green",)),
+           o.CreateLink(Link("green", "ovs-port", master=BR))]
+    assert t.kernel_effects(ops) == ({"red": 9000, BR: 4000, "green": 1500}, {"blue"})

@@ -12,6 +12,7 @@ ovs-vswitchd would keep the kernel interface and its addresses).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,8 @@ from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import KernelState, Link
 
 DATAPATH = "ovs-system"
+SETTLE_BASE = 10.0
+SETTLE_PER_OP = 0.2
 
 
 def overlay(links: dict[str, Link], view: OvsView) -> dict[str, Link]:
@@ -110,3 +113,21 @@ class OvsBackend:
         finally:
             self.netlink.forget_links()  # ovs-vswitchd made or deleted kernel links
         self.ovsdb_writes += len(ops)
+        self._settle(ops)
+
+    def _settle(self, ops: list[o.Op]) -> None:
+        """Wait until the kernel shows what ovs-vswitchd was asked for: the links it makes with
+        their MTUs, none of those it deletes. Its ``cur_cfg`` can come a moment before the MTU
+        of a new internal port is set on a loaded machine. On a timeout the engine's verify
+        reports what is missing."""
+        want, gone = t.kernel_effects(ops)
+        if not want and not gone:
+            return
+        deadline = time.monotonic() + SETTLE_BASE + SETTLE_PER_OP * len(ops)
+        while time.monotonic() < deadline:
+            links = self.netlink.observe(stats=False).links
+            if all(n not in links for n in gone) and all(
+                n in links and links[n].mtu == mtu for n, mtu in want.items()
+            ):
+                return
+            time.sleep(0.05)

@@ -35,6 +35,24 @@ def split(op: o.Op, view: OvsView) -> list[o.Op]:
     return [o.DeleteLinks(ovs_names, op.reason), o.DeleteLinks(rest, op.reason)]
 
 
+def kernel_effects(ops: list[o.Op]) -> tuple[dict[str, int], set[str]]:
+    """What a transaction of ``ops`` makes ovs-vswitchd do to kernel links: the links it
+    creates or sets the MTU of (name -> MTU), and those it deletes."""
+    want: dict[str, int] = {}
+    gone: set[str] = set()
+    for op in ops:
+        if isinstance(op, o.CreateLink):
+            want[op.link.name] = op.link.mtu
+            gone.discard(op.link.name)
+        elif isinstance(op, o.SetMtu):
+            want[op.name] = op.mtu
+        elif isinstance(op, o.DeleteLinks):
+            for name in op.names:
+                want.pop(name, None)
+                gone.add(name)
+    return want, gone
+
+
 def recreates(op: o.Op, deleted: set[str]) -> bool:
     """Whether ``op`` creates a link that the pending transaction deletes."""
     return isinstance(op, o.CreateLink) and op.link.name in deleted

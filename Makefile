@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv deps-system guest run test test-unit test-runners test-kernel test-e2e lint bench clean
+.PHONY: all venv deps-system guest run test test-unit test-runners test-kernel test-e2e lint bench clean \
+	deb test-package
 
 all: test
 
@@ -23,8 +24,10 @@ venv: $(STAMP)
 # runs (dnsmasq, Open vSwitch, etcd). Installs them when root. Services are not started on this
 # machine: the tests start their own daemons inside the guest.
 SYSTEM_PACKAGES := user-mode-linux kmod iproute2 libnl-3-dev libnl-route-3-dev pkg-config \
-	busybox dnsmasq-base openvswitch-switch etcd-server
-SYSTEM_COMMANDS := linux.uml modprobe ip busybox dnsmasq ovsdb-server ovs-vswitchd etcd
+	busybox dnsmasq-base openvswitch-switch etcd-server graphviz \
+	debhelper dh-python python3-all python3-setuptools
+SYSTEM_COMMANDS := linux.uml modprobe ip busybox dnsmasq ovsdb-server ovs-vswitchd etcd dot \
+	dh pybuild
 deps-system:
 	@missing=; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
@@ -45,7 +48,7 @@ deps-system:
 guest: deps-system venv
 	$(PY) -m tests.uml prepare
 
-test: deps-system venv lint test-unit test-runners test-kernel test-e2e
+test: deps-system venv lint test-unit test-package test-runners test-kernel test-e2e
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -67,8 +70,24 @@ lint: venv
 bench: guest
 	tests/uml/run-tier.sh --bench bench
 
+# make run PORT=N: another port (default 54321); refuses a taken port or existing demo namespaces.
 run: venv
 	contrib/run-demo.sh
+
+# The Debian package, with Debian's tooling (debhelper, dh-python/pybuild), built from a copy of
+# the tree under build/deb (dpkg-buildpackage writes next to its source). The man pages are
+# generated from the argparse definitions first.
+DEB := build/deb/vdsm-net_$(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' vdsm_net/__init__.py)_all.deb
+deb: venv
+	rm -rf build/deb && mkdir -p build/deb/src
+	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C build/deb/src
+	$(PY) -m vdsm_net.ops.manpage build/deb/src/debian/man >/dev/null
+	cd build/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
+	@echo "built $(DEB)"
+
+# Builds the package once, then checks its contents (tests/package).
+test-package: deps-system deb
+	VDSM_NET_DEB=$(DEB) $(PY) -m pytest -q tests/package
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -11,6 +11,7 @@ setup(
     install_requires=[
         "pyroute2>=0.9,<0.10",
         "cryptography>=42",
+        "prometheus-client>=0.20",
         "ovs>=3.1",
     ],
     extras_require={
@@ -27,7 +28,7 @@ setup(
     entry_points={
         "console_scripts": [
             "vdsm-netd=vdsm_net.cli:main",
-            "vdsm-net-client=rpc.cli:main",
+            "vdsm-net-client=vdsm_net.client.main:main",
             "vdsm-net-pki=rpc.pki:main",
         ],
     },

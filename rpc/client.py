@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import itertools
 import json
+import os
 import ssl
 import threading
 import uuid
@@ -83,6 +84,17 @@ class _Wire(asyncio.Protocol):
         self.client._fail(ClientError(f"connection closed{f': {exc}' if exc else ''}"))
 
 
+def _why(exc: BaseException, timeout: float) -> str:
+    """The reason in words: a timeout says how long it waited, an OS error its strerror."""
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc}"
+    if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, OSError) and exc.errno:  # asyncio's strerror is "Connect call failed"
+        return os.strerror(exc.errno)
+    return str(exc) or type(exc).__name__
+
+
 class Client:
     """One STOMP connection. Use :meth:`connect`."""
 
@@ -117,7 +129,8 @@ class Client:
         try:
             transport, _ = asyncio.run_coroutine_threadsafe(coro, client.loop).result(timeout)
         except (OSError, ssl.SSLError, concurrent.futures.TimeoutError) as exc:
-            raise ClientError(f"cannot connect to {host}:{port}: {exc}") from exc
+            shown = f"[{host}]" if ":" in host else host
+            raise ClientError(f"cannot connect to {shown}:{port}: {_why(exc, timeout)}") from exc
         client.transport = transport
         client.send_frame("CONNECT", {"accept-version": "1.2", "host": host, "heart-beat": "0,0"})
         client.send_frame(

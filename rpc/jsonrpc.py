@@ -316,7 +316,7 @@ class Dispatcher:
                 log.debug("notification %r failed: %s", name, exc)
                 return None
             if not isinstance(exc, RpcError):
-                log.warning("method %r failed: %r", name, exc)
+                log.warning("method %s failed: %s", name, str(exc) or type(exc).__name__)
             return _dumps(response(req_id, error=exc))
 
     def _validate(self, req: dict[str, Any]) -> tuple[_Method, list[Any], dict[str, Any]]:

@@ -161,14 +161,19 @@ def init_pki(out: str | Path, host_cn: str | None = None, force: bool = False) -
     return targets
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line (the man page is generated from it)."""
     parser = argparse.ArgumentParser(prog="vdsm-net-pki", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="write a CA, a host pair and an engine client pair")
     init.add_argument("--out", required=True, help="directory to write (vdsm's layout)")
     init.add_argument("--host-cn", default=None, help="host certificate CN (default: FQDN)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         written = init_pki(args.out, args.host_cn, args.force)
     except (FileExistsError, OSError) as exc:

@@ -277,6 +277,6 @@ class StompServer:
             return
         exc = fut.exception()
         if exc is not None:
-            log.error("dispatch failed: %r", exc)
+            log.error("dispatch failed: %s", str(exc) or type(exc).__name__)
             return
         self._reply(fut.result(), request)

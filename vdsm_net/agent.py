@@ -12,20 +12,28 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
+from rpc.tls import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
+from vdsm_net.backends.kinds import missing_kinds
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.backends.ovs.backend import OvsBackend
 from vdsm_net.backends.ovs.daemons import OvsStartError
-from vdsm_net.drift.monitor import DriftMonitor
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine
+from vdsm_net.engine.validate import visible_nics
+from vdsm_net.lldp.receiver import LldpReceiver
 from vdsm_net.model.errors import KernelError, NetworkError
+from vdsm_net.ops import service
+from vdsm_net.ops.calllog import LoggedDispatcher
+from vdsm_net.ops.logsetup import setup_logging
+from vdsm_net.ops.metrics import Metrics, MetricsServer, parse_metrics_address
+from vdsm_net.ops.sdnotify import Notifier
 from vdsm_net.verbs.api import HostApi, emit_host_conn
 from vdsm_net.verbs.hooks import DEFAULT_TIMEOUT, Hooks
 
@@ -71,35 +79,54 @@ def apply_boot_spec(engine: Engine, spec: dict[str, Any]) -> None:
     log.info("boot spec applied with %d kernel writes", result.writes)
 
 
-async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] | None) -> int:
+async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] | None,
+                metrics: Metrics | None = None) -> int:
     host, port = parse_listen(args.listen)
-    dispatcher = Dispatcher(ready=False)  # every verb answers 99 until the boot spec is in
+    # every verb answers 99 until the boot spec is in
+    dispatcher = LoggedDispatcher(ready=False, observe=metrics.call if metrics else None)
     server = StompServer(dispatcher, server_ssl_context(args.pki), host=host, port=port)
+    dispatcher.subject_of = service.subject_lookup(server)
     dhcp = make_dhcp(args)
-    drift = make_drift(args, engine, lambda: emit_host_conn(server.publish_event))
-    api = HostApi(engine, publish=server.publish_event, hooks=Hooks(args.hooks_dir, hook_timeout()),
-                  dhcp=dhcp, drift=drift)
+    drift = make_drift(args, engine, lambda: emit_host_conn(server.publish_event), metrics)
+    lldp = make_lldp(args, engine)
+    api = HostApi(engine, publish=server.publish_event, hooks=make_hooks(args),
+                  dhcp=dhcp, drift=drift, lldp=lldp)
     api.register(dispatcher.register)
     # trivial verbs answer on the event loop; the rest run in the thread pool
     dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
-    await server.start()
+    try:
+        await server.start()
+        endpoint = start_metrics(args, metrics, server, dispatcher, engine)
+    except OSError as exc:  # the port is taken: nothing was written yet
+        server.close()
+        raise service.StartError(
+            f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
     loop = asyncio.get_running_loop()
+    stop = install_signals(loop, lambda: service.reload(server, args.pki, api,
+                                                        lambda: make_hooks(args)))
     if spec is not None:
         await loop.run_in_executor(None, apply_boot_spec, engine, spec)
     if dhcp is not None:  # adopted or boot-spec DHCP networks get their clients back
         await loop.run_in_executor(None, dhcp.apply, engine.running)
-        dhcp.start_monitor(on_change=api.lease_changed)
+        dhcp.start_monitor(on_change=lambda: lease_changed(api, dhcp, metrics))
     if drift is not None:
         await loop.run_in_executor(None, drift.start)
+    if lldp is not None:
+        lldp.start()
     dispatcher.ready = True
+    notifier = Notifier()
     log.info("ready")
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    notifier.ready(f"listening on {args.listen}")
+    notifier.start_watchdog()
     await stop.wait()
     log.info("stopping")
+    notifier.stopping()
+    if endpoint is not None:
+        endpoint.close()
     if drift is not None:
         await loop.run_in_executor(None, drift.stop)
+    if lldp is not None:
+        await loop.run_in_executor(None, lldp.stop)
     server.close()
     await server.wait_closed()
     if dhcp is not None:  # no release: the host keeps its leased addresses across a restart
@@ -107,8 +134,57 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     return 0
 
 
+def install_signals(loop: asyncio.AbstractEventLoop, reload: Callable[[], object]
+                    ) -> asyncio.Event:
+    """SIGINT and SIGTERM set the returned event (a stop asked for during the boot spec takes
+    effect once it is applied); SIGHUP calls ``reload``."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    return stop
+
+
+def make_hooks(args: argparse.Namespace) -> Hooks:
+    return Hooks(args.hooks_dir, hook_timeout())
+
+
+def lease_changed(api: HostApi, dhcp: DhcpManager, metrics: Metrics | None) -> None:
+    service.lease_seen(dhcp.leases, metrics)
+    api.lease_changed()
+
+
+def start_metrics(args: argparse.Namespace, metrics: Metrics | None, server: StompServer,
+                  dispatcher: LoggedDispatcher, engine: Engine) -> MetricsServer | None:
+    """--metrics: the endpoint, bound now (its address was checked before start)."""
+    if metrics is None:
+        return None
+    metrics.clients.set_function(lambda: len(server.connections))
+
+    def health() -> dict[str, Any]:
+        try:
+            engine.backend.observe(stats=False)
+            backend: bool | str = True
+        except Exception as exc:  # the answer says why
+            backend = str(exc) or type(exc).__name__
+        return {"ready": dispatcher.ready, "backend": backend is True,
+                **({"error": backend} if backend is not True else {})}
+
+    mhost, mport = parse_metrics_address(args.metrics)
+    try:
+        endpoint = MetricsServer(mhost, mport, metrics, health)
+    except OSError as exc:
+        raise service.StartError(
+            f"cannot listen on {args.metrics} (--metrics): {exc.strerror or exc}") from None
+    endpoint.start()
+    log.info("metrics on http://%s:%d/metrics", f"[{mhost}]" if ":" in mhost else mhost,
+             endpoint.port)
+    return endpoint
+
+
 def make_drift(
-    args: argparse.Namespace, engine: Engine, host_conn: Callable[[], None]
+    args: argparse.Namespace, engine: Engine, host_conn: Callable[[], None],
+    metrics: Metrics | None = None,
 ) -> DriftMonitor | None:
     """--drift report|enforce: netlink events (real kernel) plus the periodic compare; a change
     of the report calls ``host_conn`` (the event that makes the engine re-read caps)."""
@@ -121,7 +197,21 @@ def make_drift(
     if isinstance(backend, NetlinkBackend):
         netns = backend.netns
         events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
-    return DriftMonitor(engine, args.drift, lambda _report: host_conn(), events=events)
+    seen = service.drift_seen(metrics)
+
+    def on_change(report: DriftReport) -> None:
+        seen(report)
+        host_conn()
+
+    return DriftMonitor(engine, args.drift, on_change, events=events)
+
+
+def make_lldp(args: argparse.Namespace, engine: Engine) -> LldpReceiver | None:
+    """--lldp on (the default on the real kernel): the receive-only LLDP receiver on the NICs,
+    in the agent's namespace; none on the simulated kernel (every device enabled: false)."""
+    if args.backend != "netlink" or args.lldp == "off":
+        return None
+    return LldpReceiver(lambda: visible_nics(engine.backend.observe(stats=False)), args.netns)
 
 
 DHCP_RUN_DIR_ENV = "VDSM_NET_DHCP_RUN_DIR"
@@ -135,19 +225,17 @@ def make_dhcp(args: argparse.Namespace) -> DhcpManager | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_format, args.verbose)
     try:
         spec = load_boot_spec(args.boot_spec) if args.boot_spec else None
         parse_listen(args.listen)
+        if args.metrics:
+            parse_metrics_address(args.metrics)
         server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
         kill_at = kill_at_write(os.environ)  # test-only hook, see backends/killswitch.py
         backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
-    except (OSError, ValueError, KernelError, OvsStartError) as exc:
-        print(f"vdsm-netd: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError, PkiError, KernelError, OvsStartError) as exc:
+        return fail(str(exc))
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
@@ -155,16 +243,29 @@ def run(args: argparse.Namespace) -> int:
     if running.networks or running.bonds:
         log.info("adopted %d networks and %d bonds from the kernel's tags",
                  len(running.networks), len(running.bonds))
-    engine = Engine(backend, running=running, host_nameservers=host_nameservers)
+    metrics = Metrics() if args.metrics else None
+    lacking = missing_kinds() if args.backend == "netlink" else {}
+    if lacking:
+        log.warning("this kernel lacks link kinds %s (modules %s): requests that need them "
+                    "are refused", ", ".join(sorted(lacking)),
+                    ", ".join(lacking[k] for k in sorted(lacking)))
+    engine = Engine(backend, running=running, host_nameservers=host_nameservers,
+                    on_setup=service.setup_counter(metrics), missing_kinds=lacking)
     if spec is not None:
         try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
             engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),
                            {"connectivityCheck": False})
         except NetworkError as exc:
-            print(f"vdsm-netd: boot spec {args.boot_spec}: error {exc.code}: {exc.message}",
-                  file=sys.stderr)
-            return 2
+            return fail(f"boot spec {args.boot_spec}: error {exc.code}: {exc.message}")
     try:
-        return asyncio.run(serve(args, engine, spec))
+        return asyncio.run(serve(args, engine, spec, metrics))
     except KeyboardInterrupt:
         return 0
+    except service.StartError as exc:
+        return fail(str(exc))
+
+
+def fail(message: str) -> int:
+    """A failure at start: one line on stderr, exit status 2."""
+    print(f"vdsm-netd: {message}", file=sys.stderr)
+    return 2

@@ -2,6 +2,7 @@
 
     vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
               [--boot-spec FILE] [--hooks-dir DIR] [--drift off|report|enforce]
+              [--lldp on|off] [--ovs-rundir DIR | --ovsdb REMOTE]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
 """
 
@@ -11,15 +12,18 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
+from vdsm_net import __version__
 from vdsm_net.backends.factory import make_backend
+from vdsm_net.engine.plan.show import plan_dot, plan_text
 from vdsm_net.model.errors import NetworkError
-from vdsm_net.model.ops import plan_to_dot, plan_to_json
+from vdsm_net.model.ops import plan_to_json
 
 
 def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--backend", choices=("netlink", "memory"), default=default)
+    parser.add_argument("--backend", choices=("netlink", "memory"), default=default,
+                        help="netlink: the real kernel; memory: a simulated one")
     parser.add_argument(
         "--nics", default="eth0,eth1,eth2,eth3",
         help="NIC names of the simulated kernel (memory backend only)",
@@ -53,21 +57,26 @@ def read_request(path: str) -> dict[str, Any]:
     return body
 
 
-def plan_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
+def plan_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
         prog="vdsm-netd plan", description="Print the ordered plan for a setupNetworks request."
     )
     _add_backend_args(parser, default="memory")
     parser.add_argument("-f", "--file", required=True, help="request JSON file, or - for stdin")
-    parser.add_argument("--format", choices=("json", "text", "dot"), default="json")
-    args = parser.parse_args(argv)
+    parser.add_argument("--format", choices=("json", "text", "dot"), default="json",
+                        help="json (as Host.planNetworks answers), text, or dot (the device "
+                             "graph for Graphviz: dot -Tsvg)")
+    return parser
+
+
+def plan_main(argv: Sequence[str]) -> int:
+    args = plan_parser().parse_args(argv)
     from vdsm_net.engine.engine import Engine
 
     try:
         body = read_request(args.file)
         backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
-        engine = Engine(backend)
-        plan = engine.plan(
+        prepared = Engine(backend).prepare(
             body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
         )
     except NetworkError as exc:
@@ -76,25 +85,57 @@ def plan_main(argv: Sequence[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"vdsm-netd: {exc}", file=sys.stderr)
         return 1
-    if args.format == "json":
-        print(json.dumps(plan_to_json(plan), indent=2))
+    plan = prepared.plan
+    if args.format == "json":  # the shape Host.planNetworks answers
+        print(json.dumps({"plan": plan_to_json(plan)}, indent=2))
     elif args.format == "dot":
-        sys.stdout.write(plan_to_dot(plan))
+        sys.stdout.write(plan_dot(plan, prepared.observed, prepared.target))
     else:
-        for i, op in enumerate(plan):
-            print(f"{i:4d}  {op.describe()}")
+        sys.stdout.write(plan_text(plan))
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad flag is one line on stderr and exit status 2 (argparse adds the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+AGENT_DESCRIPTION = (
+    "The host network agent: vdsm's network verbs (JSON-RPC 2.0 in STOMP 1.2 over mutual TLS, "
+    "port 54321) applied to the kernel over netlink, with no state on disk."
+)
+AGENT_EPILOG = """commands:
+  vdsm-netd plan -f REQUEST.json [--format text|json|dot]
+                        print what a setupNetworks request would do, changing nothing
+                        (see vdsm-netd plan --help)
+
+signals: SIGHUP reloads the PKI (for new connections) and the hooks; SIGTERM and SIGINT stop."""
+
+
 def agent_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vdsm-netd", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(
+        prog="vdsm-netd", description=AGENT_DESCRIPTION, epilog=AGENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--listen", default="[::]:54321", help="HOST:PORT (default [::]:54321)")
     parser.add_argument("--pki", default="/etc/pki/vdsm", help="vdsm's PKI layout directory")
     _add_backend_args(parser, default="netlink")
     parser.add_argument("--boot-spec", default=None, help="read-only JSON of the boot networks")
     parser.add_argument("--hooks-dir", default=None, help="directory of vdsm-style hooks")
-    parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report",
+                        help="watch the kernel for changes behind our back: off, report them "
+                             "in the capabilities, or repair them")
+    parser.add_argument("--lldp", choices=("on", "off"), default="on",
+                        help="receive LLDP on the NICs for Host.getLldp (real kernel only)")
+    parser.add_argument("--metrics", default=None, metavar="HOST:PORT",
+                        help="serve Prometheus /metrics and /healthz here (loopback only; off)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="text (journald priorities when stderr is the journal) or json")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug lines from vdsm-netd itself (not from its libraries)")
     return parser
 
 

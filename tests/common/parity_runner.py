@@ -72,6 +72,7 @@ def normalize(state: KernelState, scenario: Scenario, engine: Engine) -> Normal:
         "addresses": sorted(state.addresses),
         "routes": sorted(state.routes, key=str),
         "rules": sorted(state.rules, key=str),
+        "tc": sorted(o.describe() for o in state.tc),
     }
 
 
@@ -87,7 +88,7 @@ def differences(a: Normal, b: Normal, labels: tuple[str, str] = ("a", "b")) -> l
         for key in sorted(set(x) | set(y)):
             if x.get(key) != y.get(key):
                 out.append(f"link {name}.{key}: {la}={x.get(key)!r} {lb}={y.get(key)!r}")
-    for what in ("addresses", "routes", "rules"):
+    for what in ("addresses", "routes", "rules", "tc"):
         only_a = [v for v in a[what] if v not in b[what]]
         only_b = [v for v in b[what] if v not in a[what]]
         if only_a or only_b:

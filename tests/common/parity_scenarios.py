@@ -246,11 +246,11 @@ SCENARIOS: tuple[Scenario, ...] = (
                      _link("dummy_2", master="red"))),
         Step({"red": RM}, expect=_clean("dummy_2")),
     )),
-    Scenario("adopt_unowned_bridge", (
-        Step({"red": net(nic="dummy_0")}, before=(Foreign("bridge", "red"),),
-             expect=(_link("red", tag="vdsm-net:net=red", up=True),
-                     _link("dummy_0", master="red"))),
-        Step({"red": RM}, expect=_clean("dummy_0")),
+    Scenario("unowned_bridge_is_never_taken_over", (  # issue 12 row 6
+        Step({"red": net(nic="dummy_0")}, before=(Foreign("bridge", "red"),), error=27,
+             expect=(_link("red", tag=None, up=False), _link("dummy_0", master=None))),
+        Step({"red": RM}, error=27, expect=(_link("red", tag=None),)),
+        Step({"blue": net(nic="dummy_0")}, expect=(_link("dummy_0", master="blue"),)),
     )),
     Scenario("port_removed_behind_our_back", (
         Step({"red": net(nic="dummy_0", vlan=40)}),
@@ -267,6 +267,64 @@ SCENARIOS: tuple[Scenario, ...] = (
         Step({"red": RM}, before=(Foreign("tap", "tap0", master="red"),), error=27),
         Step({"red": net(nic="dummy_1", **v4("192.0.2.10", "192.0.2.1"))},
              expect=(_link("tap0", master="red"), _link("dummy_1", master="red"))),
+    )),
+)
+
+def qos(ls: int, ul: int | None = None, rt: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"ls": {"m2": ls}}
+    if ul is not None:
+        out["ul"] = {"m2": ul}
+    if rt is not None:
+        out["rt"] = {"m2": rt}
+    return {"out": out}
+
+
+def _tc(*lines: str, present: bool = True) -> Expect:
+    """Traffic-control objects, as ``describe()`` prints them, present (or absent)."""
+    return Expect(f"tc {lines} {'present' if present else 'absent'}",
+                  lambda s: all((line in {o.describe() for o in s.tc}) == present
+                                for line in lines))
+
+
+def _no_tc(dev: str) -> Expect:
+    return Expect(f"no tc object on {dev}", lambda s: all(o.dev != dev for o in s.tc))
+
+
+M = 1_000_000
+QOS_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("host_qos_vlans_bond_change_remove", (
+        Step({"red": net(nic="dummy_0", vlan=10, hostQos=qos(20, 100 * M, 50 * M)),
+              "blue": net(nic="dummy_0", vlan=20, bridged=False, hostQos=qos(50)),
+              "green": net(bonding="bond0", hostQos=qos(10, 8 * M))},
+             {"bond0": bond(("dummy_1", "dummy_2"), "mode=1 miimon=100")},
+             expect=(_tc("qdisc hfsc 1389: parent root default 1388 dev dummy_0",
+                         "class hfsc 1389:a ls m2 160bit ul m2 100000000bit rt m2 50000000bit "
+                         "dev dummy_0",
+                         "class hfsc 1389:14 ls m2 400bit dev dummy_0",
+                         "class hfsc 1389:1388 ls m2 400bit dev dummy_0",
+                         "qdisc fq_codel a: parent 1389:a dev dummy_0",
+                         "filter basic pref 10 match 'meta(vlan eq 10)' flowid 1389:a dev dummy_0",
+                         "filter u32 pref 5000 match u32 0 0 flowid 1389:1388 dev dummy_0",
+                         "class hfsc 1389:1388 ls m2 80bit ul m2 8000000bit dev bond0"),
+                     _no_tc("dummy_0.10"), _no_tc("red"), _no_tc("dummy_1"))),
+        Step({"red": net(nic="dummy_0", vlan=10, hostQos=qos(20, rt=40 * M)),
+              "blue": net(nic="dummy_0", vlan=20, bridged=False, hostQos=qos(30, 9 * M))},
+             expect=(_tc("class hfsc 1389:a ls m2 160bit rt m2 40000000bit dev dummy_0",
+                         "class hfsc 1389:14 ls m2 240bit ul m2 9000000bit dev dummy_0",
+                         "class hfsc 1389:1388 ls m2 240bit dev dummy_0"),)),
+        Step({"blue": net(nic="dummy_0", vlan=20, bridged=False)}, error=21),
+        Step({"blue": net(nic="dummy_0", vlan=20, bridged=False, hostQos=qos(5, 1 * M, 2 * M))},
+             error=21),
+        Step({"blue": net(nic="dummy_0", vlan=20, bridged=False,
+                          hostQos={"out": {"ul": {"m2": M}}})}, error=21),
+        Step({"blue": RM},
+             expect=(_tc("class hfsc 1389:14 ls m2 240bit dev dummy_0",
+                         "filter basic pref 20 match 'meta(vlan eq 20)' flowid 1389:14 dev dummy_0",
+                         present=False),
+                     _tc("class hfsc 1389:1388 ls m2 160bit dev dummy_0"))),
+        Step({"red": net(nic="dummy_0", vlan=10)}, expect=(_no_tc("dummy_0"),)),
+        Step({"red": RM, "green": RM}, {"bond0": RM},
+             expect=(*_clean(*NICS[:3]), Expect("no tc object left", lambda s: not s.tc))),
     )),
 )
 
@@ -289,5 +347,5 @@ def params() -> list[Any]:
     return [
         pytest.param(s, id=s.name, marks=pytest.mark.xfail(strict=True, reason=s.xfail))
         if s.xfail else pytest.param(s, id=s.name)
-        for s in (*SCENARIOS, *BOND_RELEASE_SCENARIOS)
+        for s in (*SCENARIOS, *QOS_SCENARIOS, *BOND_RELEASE_SCENARIOS)
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.common.parity_runner import MemoryWorld
-from tests.common.parity_scenarios import SCENARIOS, Scenario
+from tests.common.parity_scenarios import QOS_SCENARIOS, SCENARIOS, Scenario
 from tests.kernel.conftest import NetlinkWorld
 from vdsm_net.backends.base import Backend, NicFacts
 from vdsm_net.engine.engine import Engine
@@ -26,6 +26,7 @@ SAMPLE = (
     "static_v4_v6_default_route_and_source_routing",
     "nicless_bridge_opts_and_stp",
     "port_removed_behind_our_back",
+    "host_qos_vlans_bond_change_remove",
 )
 MIN_FAILURE_POINTS = 20
 
@@ -69,6 +70,7 @@ def snapshot(state: KernelState, forced: set[str]) -> dict[str, Any]:
         "addresses": sorted(state.addresses),
         "routes": sorted(state.routes, key=str),
         "rules": sorted(state.rules, key=str),
+        "tc": sorted(o.describe() for o in state.tc),
     }
 
 
@@ -78,7 +80,7 @@ def fault_points(length: int) -> list[int]:
 
 @pytest.mark.parametrize("name", SAMPLE)
 def test_fault_at_k_restores_the_pre_call_state(real: NetlinkWorld, name: str) -> None:
-    scenario: Scenario = next(s for s in SCENARIOS if s.name == name)
+    scenario: Scenario = next(s for s in (*SCENARIOS, *QOS_SCENARIOS) if s.name == name)
     engine = Engine(real.backend)
     for i, step in enumerate(scenario.steps):
         for action in step.before:
@@ -112,7 +114,7 @@ def test_the_sample_has_enough_failure_points() -> None:
     depends on no other test having run first."""
     points = 0
     for name in SAMPLE:
-        scenario = next(s for s in SCENARIOS if s.name == name)
+        scenario = next(s for s in (*SCENARIOS, *QOS_SCENARIOS) if s.name == name)
         world = MemoryWorld()
         engine = Engine(world.backend)
         for step in scenario.steps:

@@ -4,7 +4,7 @@
     python -m tests.uml prepare [RUNNER]       # installs/builds what RUNNER (or the choice) needs
     python -m tests.uml modroot RUNNER WORK    # the directory for modprobe -d
     python -m tests.uml boot RUNNER INIT [TIMEOUT]
-    python -m tests.uml available              # RUNNER<TAB>yes|no<TAB>why, one per line
+    python -m tests.uml available              # RUNNER<TAB>yes|no<TAB>why: what this machine allows
 
 Exit status 1 with one line on stderr when a runner cannot be chosen or prepared.
 """
@@ -37,7 +37,7 @@ def _main(argv: list[str]) -> int:
         timeout = float(args[2]) if len(args) == 3 else 1800.0
         return boot.boot(args[0], Path(args[1]), CACHE, timeout)
     elif verb == "available":
-        for runner, why in choose.available(CACHE):
+        for runner, why in choose.allowed(choose.RealMachine(CACHE)):
             print(f"{runner}\t{'yes' if why is None else 'no'}\t{why or ''}")
     else:
         print(__doc__, file=sys.stderr)

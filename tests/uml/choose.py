@@ -150,19 +150,18 @@ def cached_choice(cache: Path, env: dict[str, str] | None = None) -> Choice:
     return choice
 
 
-def available(cache: Path) -> list[tuple[str, str | None]]:
-    """Every runner with None when it can run here, else why not (for the runner smoke tests)."""
-    machine = RealMachine(cache)
+def allowed(machine: Machine) -> list[tuple[str, str | None]]:
+    """Every runner with None when this machine's facts allow it, else why not (for the runner
+    smoke tests). Decided without a boot: the smoke boot itself is the test, so a broken runner
+    that the machine allows fails there instead of being listed as unavailable."""
     out: list[tuple[str, str | None]] = []
+    size = machine.xsave()
     for runner in boot.RUNNERS:
-        if runner == "uml" and probes.needs_xstate_shim(machine.xsave()):
-            out.append((runner, f"the host's XSAVE area is {machine.xsave()} bytes, UML's "
-                                f"{probes.UML_XSTATE_BYTES}"))
-            continue
-        if runner == "qemu-kvm":
+        why: str | None = None
+        if runner == "uml" and probes.needs_xstate_shim(size):
+            why = f"the host's XSAVE area is {size} bytes, UML's {probes.UML_XSTATE_BYTES}"
+        elif runner == "qemu-kvm":
             verdict = machine.kvm()
-            if not verdict.usable:
-                out.append((runner, verdict.reason))
-                continue
-        out.append((runner, machine.probe(runner)))
+            why = None if verdict.usable else verdict.reason
+        out.append((runner, why))
     return out

@@ -52,6 +52,7 @@ cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 MODROOT=$("$PY" -m tests.uml modroot "$RUNNER" "$WORK") || fail "no module tree for $RUNNER"
+MODROOT=${MODROOT/#$WORK//run/tier}  # the guest sees the work dir there (below)
 # pytest-timeout's per-test guard against a hang (pyproject: 120 s); emulation without
 # acceleration runs Python about 5 times slower, so its guard is longer. No test asserts a time.
 case "$RUNNER" in qemu-tcg) TEST_TIMEOUT=600 ;; *) TEST_TIMEOUT=120 ;; esac
@@ -67,7 +68,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TMPDIR=/run/tmp PYTHONDONTWRITEBYTECODE=1
 export VDSM_NET_UML=1 VDSM_NET_GUEST=$RUNNER VDSM_NET_GUEST_MODROOT=$MODROOT
 export PYTEST_TIMEOUT=$TEST_TIMEOUT
-STATUS=$WORK/status
+STATUS=/run/tier/status
 finish() { sync; echo o >/proc/sysrq-trigger 2>/dev/null; sleep 30; poweroff -f -f 2>/dev/null; exit 0; }
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -76,7 +77,12 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs tmpfs /dev/shm 2>/dev/null
 mount -t tmpfs tmpfs /run
-mkdir -p /run/netns /run/tmp
+mkdir -p /run/netns /run/tmp /run/tier
+# The host's work dir stays reachable at /run/tier; /tmp becomes the guest's own tmpfs, because
+# programs that call tmpfile() (ovsdb-server) use /tmp whatever TMPDIR says, and 9p cannot
+# truncate an unlinked file.
+mount --bind $WORK /run/tier
+mount -t tmpfs tmpfs /tmp
 ip link set lo up
 if ! out=\$(modprobe -a -d $MODROOT $MODULES 2>&1); then
   echo "run-tier: FAILURE: cannot load the kernel modules ($MODULES): \$out"
@@ -105,7 +111,7 @@ if [ $MODE = bench ]; then
   done
   [ \$found = 1 ] || { echo "run-tier: FAILURE: no bench scripts in $TARGET"; rc=5; }
 else
-  $PY -m pytest -p no:cacheprovider $TARGET$ARGS 2>&1 | tee $WORK/log
+  $PY -m pytest -p no:cacheprovider $TARGET$ARGS 2>&1 | tee /run/tier/log
   rc=\${PIPESTATUS[0]}
 fi
 echo \$rc >\$STATUS

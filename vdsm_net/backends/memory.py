@@ -2,6 +2,7 @@
 
 It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects where they are known:
 - names are unique, non-empty and at most 15 characters; NICs cannot be created or deleted;
+  the loopback `lo` exists, observed only as a hidden name;
 - a port has one master; a bond port must be down when it is enslaved, and the bond opens it
   (sets it up) and gives it the bond's MTU; setting a bond's MTU sets its ports' MTU; a bond
   made without a MAC takes its first port's;
@@ -17,7 +18,8 @@ It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects whe
 - setting a link down drops its routes and its IPv6 addresses; deleting a link's last IPv4
   address drops its IPv4 routes; deleting a link drops its addresses, routes and ports' master;
 - a bridge gets no addresses of its own (link-local addresses are never observed);
-- Open vSwitch bridges and internal ports follow ``memory_ovs``.
+- Open vSwitch bridges and internal ports follow ``memory_ovs``;
+- traffic control (host QoS) by the rules of ``memory_tc``; a deleted link takes its tree.
 Every successful ``apply`` is one write. ``fail_at = k`` makes the k-th write from then on raise
 ``KernelError`` without changing anything (one shot).
 """
@@ -32,6 +34,7 @@ from typing import Any
 
 from vdsm_net.backends import memory_ovs
 from vdsm_net.backends.base import NicFacts
+from vdsm_net.backends.memory_tc import TcTable
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import Address, KernelState, Link, LinkKind, Route, Rule
 from vdsm_net.model.ops import (
@@ -51,9 +54,11 @@ from vdsm_net.model.ops import (
     SetMtu,
     SetTag,
     SetUp,
+    TcOp,
 )
 
 MAX_NAME = 15
+LOOPBACK = "lo"  # every namespace has one; observed only as a hidden name, as on netlink
 MIN_MTU = 68
 MAX_MTU = 65535
 CREATABLE: frozenset[str] = frozenset({"bond", "vlan", "bridge"}) | memory_ovs.OVS_KINDS
@@ -65,6 +70,7 @@ class MemoryKernel:
         self._addresses: set[Address] = set()
         self._routes: set[Route] = set()
         self._rules: set[Rule] = set()
+        self._tc = TcTable()
         self._next_index = 1
         self.writes = 0
         self._fail_at: int | None = None
@@ -98,6 +104,8 @@ class MemoryKernel:
             addresses=frozenset(self._addresses),
             routes=frozenset(self._routes),
             rules=frozenset(self._rules),
+            tc=self._tc.snapshot(),
+            hidden=frozenset({LOOPBACK}),
         )
 
     def nic_facts(self, name: str) -> NicFacts:
@@ -114,9 +122,12 @@ class MemoryKernel:
                 self._fail_at = None
                 raise KernelError(op.kind, f"injected fault at write {attempt}")
         handler = _HANDLERS.get(type(op))
-        if handler is None:
+        if isinstance(op, TcOp):
+            self._tc.apply(op, op.obj.dev in self._links)
+        elif handler is None:
             raise KernelError(op.kind, "unsupported op")
-        handler(self, op)
+        else:
+            handler(self, op)
         self.writes += 1
 
     # -- test helpers (no write counted, no fault injected) -------------------------------
@@ -155,7 +166,7 @@ class MemoryKernel:
     def _check_name(self, name: str, op: str) -> None:
         if not name or len(name) > MAX_NAME or "/" in name or any(c.isspace() for c in name):
             raise KernelError(op, f"invalid link name {name!r}")
-        if name in self._links:
+        if name in self._links or name == LOOPBACK:
             raise KernelError(op, f"link {name} exists")
 
     def _need(self, name: str, op: str) -> Link:
@@ -177,6 +188,7 @@ class MemoryKernel:
             self._release(port)
         self._addresses = {a for a in self._addresses if a.ifname != name}
         self._routes = {r for r in self._routes if r.oif != name}
+        self._tc.drop_dev(name)
 
     def _release(self, port: str) -> None:
         """The port leaves its master; a bond closes it and restores its MTU."""

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vdsm_net.dynamic.resolv import RESOLV_CONF, RESOLV_ENV
+from vdsm_net.dynamic.resolv import RESOLV_CONF, RESOLV_ENV, host_nameservers
 from vdsm_net.model.desired import RunningConfig
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,41 @@ def runtime_only(path: str, roots: Sequence[str] = RUNTIME_ROOTS) -> bool:
     return (os.path.realpath(path) + "/").startswith(tuple(roots))
 
 
-def render_resolv(servers: Sequence[str]) -> str:
-    lines = ["# written by vdsm-net (runtime only)"]
-    lines += [f"nameserver {s}" for s in servers]
-    return "\n".join(lines) + "\n"
+HEADER = "# nameservers written by vdsm-net (runtime only)"
+_OLD_HEADERS = (HEADER, "# written by vdsm-net (runtime only)")
+
+
+def _is_nameserver_line(line: str) -> bool:
+    fields = line.split()
+    return bool(fields) and fields[0] == "nameserver"
+
+
+def render_resolv(servers: Sequence[str], current: str = "") -> str:
+    """``current`` with its nameserver lines replaced by ``servers``: only those lines are the
+    agent's, so ``search``, ``options``, ``domain`` and comments stay as they were. The new
+    lines go where the first old one was (at the top when there was none)."""
+    lines = current.splitlines()
+    keep = [ln for ln in lines if not _is_nameserver_line(ln) and ln not in _OLD_HEADERS]
+    at = next((i for i, ln in enumerate(lines) if _is_nameserver_line(ln)), 0)
+    at = sum(1 for ln in lines[:at] if not _is_nameserver_line(ln) and ln not in _OLD_HEADERS)
+    ours = [HEADER, *(f"nameserver {s}" for s in servers)] if servers else []
+    out = keep[:at] + ours + keep[at:]
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _mode(path: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o644
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
 
 
 def apply_nameservers(
@@ -79,15 +111,20 @@ def apply_nameservers(
             return "resolved"
         log.warning("resolvectl dns %s failed: %s", link, done.stderr.decode(errors="replace"))
     target = path or resolver_path()
+    if list(servers) == host_nameservers(target):  # what the host has: nothing to do or warn
+        return "unchanged"
     if not runtime_only(target, roots):
         log.warning("nameservers %s not applied: %s is not under %s (never persisted)",
                     list(servers), target, ", ".join(roots))
         return "refused"
     real = os.path.realpath(target)
+    current = _read(real)
     tmp = real + ".vdsm-net.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render_resolv(servers))
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write(render_resolv(servers, current))
+        os.fchmod(f.fileno(), _mode(real))  # every user resolves names: not the umask's mode
     os.replace(tmp, real)
+    log.info("%s: nameservers set to %s; its other lines kept", real, list(servers))
     return "written"
 
 

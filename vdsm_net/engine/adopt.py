@@ -2,8 +2,9 @@
 
 The tags (see ``render``) and the kernel's own facts are the only memory that outlives the
 process. What the kernel cannot hold is not recovered: ``nameservers``, ``custom`` keys other than
-``bridge_opts``, ``hostQos``, and whether a bond's MAC was forced. The engine's next request
-brings them back; none of them changes what is rendered into the kernel.
+``bridge_opts``, and whether a bond's MAC was forced. The engine's next request
+brings them back; none of them changes what is rendered into the kernel. ``hostQos`` is read
+back from the HFSC classes on the network's base device (``qos.adopted_qos``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
+from vdsm_net.engine.qos import adopted_qos
 from vdsm_net.model.desired import Bond, Network, RunningConfig
 from vdsm_net.model.kernel import MAIN_TABLE, TAG_PREFIX, KernelState, Link
 
@@ -76,6 +78,9 @@ def _network(state: KernelState, name: str, top: Link) -> Network:
     )
     if top.kind == "bridge":
         net = _replace(net, stp=top.stp, bridge_opts=top.bridge_opts)
+    qos = adopted_qos(net, state.tc)
+    if qos is not None:
+        net = _replace(net, host_qos=qos)
     return _with_ip(state, net, top.name)
 
 

@@ -8,12 +8,14 @@ options, 25, and a bad vlan string, 26). Everything else is left for ``validate`
 
 from __future__ import annotations
 
-import copy
 import ipaddress
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from vdsm_net.engine.limits import check_request_size
+from vdsm_net.engine.qos import parse_host_qos
 from vdsm_net.model.bridgeopts import strip_bridge_defaults
 from vdsm_net.model.desired import DEFAULT_MTU, Bond, Network, Options, Request, RunningConfig
 from vdsm_net.model.errors import (
@@ -209,7 +211,7 @@ def canonical_network(
         switch=switch,
         bridge_opts=bridge_opts,
         custom=tuple(sorted((str(k), str(v)) for k, v in custom.items() if k != "bridge_opts")),
-        host_qos=copy.deepcopy(attrs.get("hostQos")),
+        host_qos=parse_host_qos(name, attrs.get("hostQos")),
     )
 
 
@@ -237,20 +239,32 @@ def canonical_bond(name: str, attrs: Mapping[str, Any]) -> Bond:
     )
 
 
+MAX_CONNECTIVITY_TIMEOUT = 3600
+"""Ours (vdsm has no bound): a setup holds the host's one setup slot while it waits."""
+
+
+def _connectivity_timeout(value: object) -> int:
+    """vdsm's ``int(value)`` seconds (so 0.1 is 0), in 0..MAX_CONNECTIVITY_TIMEOUT; 21 for
+    anything else, including "inf", NaN and 1e400 (which JSON parsing makes infinite)."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_CONNECTIVITY_TIMEOUT:  # NaN fails both
+        raise NetworkError(
+            ERR_BAD_PARAMS,
+            f"Bad connectivityTimeout: {value!r}: seconds in 0..{MAX_CONNECTIVITY_TIMEOUT}",
+        )
+    return int(seconds)
+
+
 def canonical_options(options: Mapping[str, Any]) -> Options:
     """``setupNetworks`` options, plus our ``fullState`` extension."""
-    timeout = options.get("connectivityTimeout", 4)
-    try:
-        if isinstance(timeout, bool):
-            raise ValueError
-        seconds = int(float(timeout))
-    except (TypeError, ValueError):
-        raise NetworkError(ERR_BAD_PARAMS, f"Bad connectivityTimeout: {timeout!r}") from None
-    if seconds < 0:
-        raise NetworkError(ERR_BAD_PARAMS, f"Bad connectivityTimeout: {timeout!r}")
     return Options(
         connectivity_check=tobool(options.get("connectivityCheck", True)),
-        connectivity_timeout=seconds,
+        connectivity_timeout=_connectivity_timeout(options.get("connectivityTimeout", 4)),
         commit_on_success=tobool(options.get("commitOnSuccess", False)),
         full_state=tobool(options.get("fullState", False)),
         in_rollback=tobool(options.get("_inRollback", False)),
@@ -272,7 +286,9 @@ def canonicalize(
     host_nameservers: Sequence[str] = (),
 ) -> Request:
     """The whole request, in vdsm's order: the default route, then each network, then the bonds
-    that networks use but the request does not name, then the bonds."""
+    that networks use but the request does not name, then the bonds. Before anything, the
+    request's size limits (ours, ``limits``)."""
+    check_request_size(networks=networks, bondings=bondings, options=options)
     net_attrs = {
         name: _mapping(attrs, f"attributes of network {name}") for name, attrs in networks.items()
     }

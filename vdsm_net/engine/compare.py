@@ -2,10 +2,11 @@
 
 ``differences(target, observed)`` compares, per attribute, the target's links and every link that
 carries our ownership tag (a tagged NIC the target no longer names is compared with its reset
-state), their addresses and routes, and the source-routing rules. Unowned links are never looked
-at. When every attribute matches it still asks the planner (``verify``): never call "converged"
-what the planner would fix. ``compare(running, observed)`` is the drift: the running config's
-render against the kernel, with the network names as labels.
+state), their addresses and routes, the source-routing rules and the host QoS objects
+(``model.tc``). Unowned links are never looked at. When every attribute matches it still asks the
+planner (``verify``): never call "converged" what the planner would fix. ``compare(running,
+observed)`` is the drift: the running config's render against the kernel, with the network names as
+labels.
 
 The drift monitor and the tests read these lines; the engine converges on the planner's own
 ``diff`` (``verify`` is its readable form).
@@ -20,6 +21,7 @@ from vdsm_net.engine.plan.planner import owned_links, reset_nic, verify
 from vdsm_net.engine.render import render
 from vdsm_net.model.desired import Pairs, RunningConfig
 from vdsm_net.model.kernel import SOURCE_RULE_PRIORITY, KernelState, Link, Route, Rule
+from vdsm_net.model.tc import by_key
 
 _NO_LINK_FIELDS = frozenset({"name", "kind", "mac", "master", "bond_options", "bridge_opts"})
 
@@ -49,6 +51,7 @@ def differences(
             want = reset_nic(seen)
         out += _link_drift(want, seen, observed)
     out += _ip_drift(target, observed, present, labels or {})
+    out += _tc_drift(target, observed, present)
     if not out:  # the planner's view is the contract: never call "converged" what it would fix
         out = [f"plan: {line}" for line in verify(target, observed)]
     return sorted(out)
@@ -118,6 +121,21 @@ def _ip_drift(
     seen_u = {r for r in observed.rules if r.priority == SOURCE_RULE_PRIORITY}
     out += [f"{_rule(r)} missing" for r in want_u - seen_u]
     out += [f"{_rule(r)} unexpected" for r in seen_u - want_u]
+    return out
+
+
+def _tc_drift(target: KernelState, observed: KernelState, present: set[str]) -> list[str]:
+    """Host QoS objects on present links: missing, unexpected, or different, per object."""
+    want, seen = by_key(target.tc, present), by_key(observed.tc, present)
+    out: list[str] = []
+    for key in sorted(set(want) | set(seen)):
+        w, s = want.get(key), seen.get(key)
+        if s is None:
+            out.append(f"{key[0]}: {w.describe() if w else key} missing")
+        elif w is None:
+            out.append(f"{key[0]}: {s.describe()} unexpected")
+        elif w != s:
+            out.append(f"{key[0]}: desired {w.describe()}, kernel {s.describe()}")
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vdsm_net.backends.base import Backend, BatchBackend
+from vdsm_net.backends.kinds import refuse_missing
 from vdsm_net.engine.canonicalize import canonicalize
 from vdsm_net.engine.merge import merge
 from vdsm_net.engine.plan.planner import diff, in_use_bridges, touched
@@ -31,6 +32,13 @@ ConfirmWait = Callable[[float, float], bool]
 """``wait(since, timeout) -> bool``: True when a client confirmed connectivity after ``since``."""
 
 OnApplied = Callable[[RunningConfig], None]
+OnSetup = Callable[[int, int, float, bool], None]
+# code 10: say how to keep the change next time
+CONNECTIVITY_HINT = (
+    "connectivity check failed: no Host.confirmConnectivity within {timeout} s, the change was "
+    "rolled back (call Host.confirmConnectivity once the host answers on its new addresses, or "
+    "send the option connectivityCheck: false)"
+)
 """``on_applied(config)``: the kernel now matches ``config``; start what follows it (DHCP clients,
 SLAAC, nameservers) before the connectivity check. After a failure it is called again with the
 previous running config, so what it started is stopped or restored with the revert."""
@@ -85,8 +93,15 @@ class Engine:
         backend: Backend,
         running: RunningConfig | None = None,
         host_nameservers: Callable[[], Sequence[str]] = lambda: (),
+        on_setup: OnSetup | None = None,
+        missing_kinds: Mapping[str, str] | None = None,
     ) -> None:
+        """``on_setup(ops, writes, seconds, rolled_back)`` hears of every setup that planned
+        something (the metrics); a plan that creates a link of a kind in ``missing_kinds``
+        (kind -> kernel module) is refused before any write."""
         self.backend = backend
+        self._on_setup = on_setup
+        self._missing_kinds = dict(missing_kinds or {})
         self.running = running or RunningConfig()
         self.safe = self.running
         self._host_nameservers = host_nameservers
@@ -113,7 +128,9 @@ class Engine:
         if request.options.full_state:
             desired, kept = self._keep_in_use(desired, observed)
         target = render(desired, observed)
-        return Prepared(request, desired, observed, target, diff(target, observed), kept)
+        plan = diff(target, observed)
+        refuse_missing(plan, self._missing_kinds)
+        return Prepared(request, desired, observed, target, plan, kept)
 
     def _keep_in_use(
         self, desired: RunningConfig, observed: KernelState
@@ -169,8 +186,10 @@ class Engine:
                 if opts.connectivity_check and not opts.in_rollback:
                     wait = confirm or (lambda _since, _timeout: False)
                     if not wait(start, float(opts.connectivity_timeout)):
-                        raise NetworkError(ERR_LOST_CONNECTION, "connectivity check failed")
-            except BaseException:
+                        raise NetworkError(ERR_LOST_CONNECTION, CONNECTIVITY_HINT.format(
+                            timeout=opts.connectivity_timeout))
+            except BaseException as exc:
+                self._report(prepared.plan, applied, start, exc)
                 if called and on_applied is not None:
                     self._restore_dynamic(on_applied)
                 scope = touched(applied, prepared.observed) | dynamic_changes(
@@ -178,12 +197,28 @@ class Engine:
                 self._revert(revert_target(prepared.observed, self.running), scope)
                 raise
             self.running = prepared.desired
+            self._report(prepared.plan, applied, start, None)
             committed = prepared.request.options.commit_on_success
             if committed:
                 self.safe = self.running
             return SetupResult(
                 prepared.plan, len(applied), prepared.kept_in_use, bool(applied), committed
             )
+
+    def _report(self, plan: list[Op], applied: list[Op], start: float,
+                exc: BaseException | None) -> None:
+        """The per-plan line: ops, kernel writes, seconds; and whether it was rolled back."""
+        if not plan and exc is None:
+            return
+        seconds = time.time() - start
+        if exc is None:
+            log.info("plan applied: %d ops, %d writes, %.3f s", len(plan), len(applied), seconds)
+        else:
+            reason = exc.message if isinstance(exc, NetworkError) else str(exc) or repr(exc)
+            log.warning("plan rolled back after %d of %d writes, %.3f s: %s",
+                        len(applied), len(plan), seconds, reason)
+        if self._on_setup is not None:
+            self._on_setup(len(plan), len(applied), seconds, exc is not None)
 
     def _converge(self, target: KernelState, plan: list[Op], applied: list[Op]) -> None:
         ops = plan

@@ -11,6 +11,7 @@ import functools
 import ipaddress
 import zlib
 
+from vdsm_net.engine.qos import render_tc
 from vdsm_net.engine.render_ovs import render_ovs_network
 from vdsm_net.model.desired import DEFAULT_MTU, Network, RunningConfig
 from vdsm_net.model.kernel import (
@@ -106,6 +107,7 @@ def render(config: RunningConfig, observed: KernelState) -> KernelState:
         addresses=frozenset(addresses),
         routes=frozenset(routes),
         rules=frozenset(rules),
+        tc=render_tc(config.networks.values()),
         dynamic=dynamic_families(config),
     )
 
@@ -151,6 +153,7 @@ def revert_target(pre: KernelState, config: RunningConfig) -> KernelState:
         addresses=frozenset(a for a in pre.addresses if not client_address(a, dyn)),
         routes=routes,
         rules=frozenset(r for r in pre.rules if r.table not in tables),
+        tc=pre.tc,
         dynamic=dyn,
     )
 

@@ -5,7 +5,12 @@ Pure: it reads its inputs and raises ``NetworkError`` with vdsm's code (and vdsm
 where §4.3 quotes it, naming the object). Additions of ours, all at the places noted: a bond name
 longer than the kernel's 15 characters (25), legacy and ovs networks on one device (21), a VLAN
 device name over 15 characters (26), and unknown or bad ``custom.bridge_opts`` (21; vdsm finds
-those only while applying).
+those only while applying). Against hostile input (issue 12): a bootproto other than 'none'/'dhcp' (21); names the
+kernel or the ownership tag cannot hold (27, see ``names``); multicast, loopback, unspecified and
+broadcast addresses and gateways, a prefix 0 off the default route network, and a nameserver
+that is not one address (22); a bridge or VLAN the network would create that exists and is not
+ours (27, 26): an unowned link is never taken over. And vdsm's host QoS rules
+(``qos.check_host_qos``, 21).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
+from vdsm_net.engine.qos import check_host_qos
+from vdsm_net.engine.render import bond_tag, top_tag
+from vdsm_net.engine.takeover import check_takeover
 from vdsm_net.model.bridgeopts import bridge_option_value
 from vdsm_net.model.desired import Bond, Network, Request, RunningConfig
 from vdsm_net.model.errors import (
@@ -28,11 +36,23 @@ from vdsm_net.model.errors import (
     NetworkError,
 )
 from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.names import (
+    IFALIASZ,
+    IFNAMSIZ,
+    host_address_problem,
+    link_name_problem,
+    nameserver_problem,
+    special_address_problem,
+    tag_name_problem,
+)
 
-IFNAMSIZ = 15  # the longest interface name the kernel takes
 MAX_VLAN_ID = 4094
 HIDDEN_NIC_PREFIXES = ("w", "usb")  # vdsm's default hidden_nics = w*,usb*
-_BOND_NAME = re.compile(r"bond\w+")
+BOOTPROTOS = ("none", "dhcp")
+MAX_NAMESERVERS = 32
+TAG_ROOM = IFALIASZ - len(top_tag(bond_tag("b" * IFNAMSIZ), ""))
+"""The bytes a network name may take: the longest tag is a bond's that tops a network."""
+_BOND_NAME = re.compile(r"bond\w+", re.ASCII)
 _BAD_BRIDGE_CHARS = frozenset(":. \t")
 
 
@@ -57,10 +77,12 @@ def valid_bond_name(name: str) -> bool:
 
 
 def valid_bridge_name(name: str) -> bool:
+    """vdsm's rule, plus what the kernel cannot hold or would rename (see ``names``)."""
     return (
         0 < len(name) <= IFNAMSIZ
         and not _BAD_BRIDGE_CHARS.intersection(name)
         and not name.startswith("-")
+        and not link_name_problem(name)
     )
 
 
@@ -118,38 +140,66 @@ def _check_ipv4(name: str, net: Network) -> None:
             raise _fail(
                 ERR_BAD_ADDR, f"Network {name}: a static ipaddr cannot be used with dhcp"
             )
+        _check_host_address(name, net, ipaddress.IPv4Interface(f"{net.ipaddr}/{net.netmask}"))
+        if net.gateway is not None:
+            _check_gateway(name, ipaddress.IPv4Address(net.gateway))
     elif net.gateway is not None or net.netmask is not None:
         raise _fail(ERR_BAD_ADDR, f"Network {name}: gateway or netmask given without ipaddr")
 
 
 def _check_ipv6(name: str, net: Network) -> None:
-    if net.ipv6addr is not None and not _parses(ipaddress.ip_interface, net.ipv6addr, 6):
-        raise _fail(ERR_BAD_ADDR, f"Network {name}: bad IPv6 address {net.ipv6addr!r}")
-    if net.ipv6gateway is not None and not _parses(ipaddress.ip_address, net.ipv6gateway, 6):
-        raise _fail(ERR_BAD_ADDR, f"Network {name}: bad IPv6 gateway {net.ipv6gateway!r}")
+    if net.ipv6addr is not None:
+        if not _parses(ipaddress.ip_interface, net.ipv6addr, 6):
+            raise _fail(ERR_BAD_ADDR, f"Network {name}: bad IPv6 address {net.ipv6addr!r}")
+        _check_host_address(name, net, ipaddress.IPv6Interface(net.ipv6addr))
+    if net.ipv6gateway is not None:
+        if not _parses(ipaddress.ip_address, net.ipv6gateway, 6):
+            raise _fail(ERR_BAD_ADDR, f"Network {name}: bad IPv6 gateway {net.ipv6gateway!r}")
+        gateway = ipaddress.IPv6Address(net.ipv6gateway)
+        if not gateway.is_unspecified:  # '::' means "no gateway" (vdsm-wire §3.1)
+            _check_gateway(name, gateway)
 
 
-def _valid_nameserver(text: str) -> bool:
-    address = text.split("%", 1)[0]  # an IPv6 server may carry a %zone
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
+def _check_host_address(
+    name: str, net: Network, iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface
+) -> None:
+    """Ours: an address the kernel takes but that breaks the host (vdsm accepts these)."""
+    problem = host_address_problem(iface, net.default_route)
+    if problem:
+        raise _fail(ERR_BAD_ADDR, f"Network {name}: {iface} {problem}")
+
+
+def _check_gateway(name: str, gateway: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    problem = special_address_problem(gateway)
+    if problem:
+        raise _fail(ERR_BAD_ADDR, f"Network {name}: gateway {gateway} is {problem}")
+
+
+def _check_nameservers(name: str, net: Network) -> None:
+    if net.nameservers and not net.default_route:
+        raise _fail(
+            ERR_BAD_PARAMS,
+            f"Network {name}: nameservers are allowed only on the default route network",
+        )
+    if len(net.nameservers) > MAX_NAMESERVERS:
+        raise _fail(ERR_BAD_PARAMS, f"Network {name}: more than {MAX_NAMESERVERS} nameservers")
+    for server in net.nameservers:
+        problem = nameserver_problem(server)
+        if problem:
+            raise _fail(ERR_BAD_ADDR, f"Network {name}: bad nameserver {server!r}: {problem}")
 
 
 def _check_ip(request: Request) -> None:
     for name, net in _live_networks(request):
-        _check_ipv4(name, net)
-        _check_ipv6(name, net)
-        if net.nameservers and not net.default_route:
+        if net.bootproto not in BOOTPROTOS:
             raise _fail(
                 ERR_BAD_PARAMS,
-                f"Network {name}: nameservers are allowed only on the default route network",
+                f"Network {name}: bootproto {net.bootproto!r} is not one of "
+                + ", ".join(repr(b) for b in BOOTPROTOS),
             )
-        for server in net.nameservers:
-            if not _valid_nameserver(server):
-                raise _fail(ERR_BAD_ADDR, f"Network {name}: bad nameserver {server!r}")
+        _check_ipv4(name, net)
+        _check_ipv6(name, net)
+        _check_nameservers(name, net)
 
 
 # --- §4.3 step 4: the switch, southbound usage, per network, per bond, NIC usage -------------
@@ -218,15 +268,13 @@ def _check_southbound(desired: RunningConfig) -> None:
         users[key] = name
 
 
-def _check_removed_network(
-    name: str, request: Request, running: RunningConfig, observed: KernelState
-) -> None:
+def _check_removed_network(name: str, request: Request, running: RunningConfig) -> None:
     if name in request.remove_conflicts:
         raise _fail(
             ERR_BAD_PARAMS,
             f"Network {name}: 'remove' cannot be combined with other attributes but 'custom'",
         )
-    if name not in running.networks and name not in observed.links:
+    if name not in running.networks:  # a link of that name is not a network (vdsm: 27 too)
         raise _fail(
             ERR_BAD_BRIDGE, f"Cannot delete network {name}: It doesn't exist in the system"
         )
@@ -242,7 +290,12 @@ def _check_network(
     if net.bonding is not None and net.bonding not in desired.bonds:
         raise _fail(ERR_BAD_BONDING, f"Bond {net.bonding} does not exist (network {name})")
     if net.bridged and not valid_bridge_name(name):
-        raise _fail(ERR_BAD_BRIDGE, f"Bridge name isn't valid: {name!r}")
+        problem = link_name_problem(name)
+        raise _fail(ERR_BAD_BRIDGE, f"Bridge name isn't valid: {name!r}"
+                    + (f": {problem}" if problem else ""))
+    problem = tag_name_problem(name, TAG_ROOM)
+    if problem:
+        raise _fail(ERR_BAD_BRIDGE, f"Network name isn't valid: {name!r}: {problem}")
 
 
 def _check_networks(
@@ -251,9 +304,10 @@ def _check_networks(
     nics = visible_nics(observed)
     for name, net in request.networks.items():
         if net is None:
-            _check_removed_network(name, request, running, observed)
+            _check_removed_network(name, request, running)
         else:
             _check_network(name, net, desired, nics)
+    check_takeover(request, running, desired, observed)
 
 
 def _check_bonds(request: Request, desired: RunningConfig, observed: KernelState) -> None:
@@ -334,3 +388,4 @@ def validate(
     _check_nic_usage(desired, observed)
     _check_device_names(request)
     _check_bridge_opts(request)
+    check_host_qos(desired)

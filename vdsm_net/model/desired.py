@@ -16,6 +16,40 @@ Pairs = tuple[tuple[str, str], ...]
 DEFAULT_MTU = 1500
 
 
+@dataclass(frozen=True, order=True)
+class Curve:
+    """An HFSC service curve: ``m1`` for ``d`` microseconds, then ``m2`` (rates in bit/s; a
+    link share ``ls`` counts as a share of 1..100 in ``HostQos``, as the engine sends it)."""
+
+    m1: int = 0
+    d: int = 0
+    m2: int = 0
+
+    def describe(self) -> str:
+        head = f"m1 {self.m1}bit d {self.d}us " if self.m1 or self.d else ""
+        return f"{head}m2 {self.m2}bit"
+
+    def to_wire(self) -> dict[str, int]:
+        out = {"m2": self.m2}
+        if self.m1 or self.d:
+            out.update(m1=self.m1, d=self.d)
+        return out
+
+
+@dataclass(frozen=True)
+class HostQos:
+    """``hostQos.out`` of a network (vdsm-wire §3.1): link share, upper limit, real time."""
+
+    ls: Curve | None = None
+    ul: Curve | None = None
+    rt: Curve | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out = {k: c.to_wire() for k, c in (("ls", self.ls), ("ul", self.ul), ("rt", self.rt))
+               if c is not None}
+        return {"out": out}
+
+
 @dataclass(frozen=True)
 class Network:
     """One network of ``setupNetworks`` after canonicalization (vdsm-wire §3.1, §4.2)."""
@@ -40,7 +74,7 @@ class Network:
     switch: str = "legacy"
     bridge_opts: Pairs = ()  # from custom.bridge_opts, sorted by key
     custom: Pairs = ()  # the whole custom map, sorted by key
-    host_qos: Any = None  # kept verbatim for reporting; not applied
+    host_qos: HostQos | None = None  # tc HFSC on the base device (engine/qos.py)
 
     @property
     def ovs(self) -> bool:
@@ -93,7 +127,7 @@ class Network:
             ("gateway", self.gateway),
             ("ipv6addr", self.ipv6addr),
             ("ipv6gateway", self.ipv6gateway),
-            ("hostQos", self.host_qos),
+            ("hostQos", self.host_qos.to_wire() if self.host_qos else None),
         ):
             if value is not None:
                 out[key] = value

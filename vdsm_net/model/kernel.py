@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from vdsm_net.model.desired import Pairs
+from vdsm_net.model.tc import TcObject
 
 LinkKind = Literal["nic", "bond", "vlan", "bridge", "other", "ovs-bridge", "ovs-port"]
 """``ovs-bridge``: an Open vSwitch bridge (its local port is the kernel link of that name);
@@ -116,10 +117,15 @@ class KernelState:
     addresses: frozenset[Address] = frozenset()
     routes: frozenset[Route] = frozenset()
     rules: frozenset[Rule] = frozenset()
+    tc: frozenset[TcObject] = frozenset()
+    """Our traffic-control objects (``model.tc``): host QoS qdiscs, classes and filters."""
     dynamic: frozenset[tuple[str, int]] = field(default=frozenset(), compare=False)
     """``(ifname, family)`` pairs a DHCP client or SLAAC configures (set by render on a target):
     the planner neither adds nor deletes their addresses, their routes, nor the source rules
     that point at those routes' tables."""
+    hidden: frozenset[str] = field(default=frozenset(), compare=False)
+    """Observed: names of links that exist but are left out of ``links`` (the loopback). They
+    are never managed, and no network may take their name."""
 
     def addresses_of(self, ifname: str) -> list[Address]:
         return sorted(a for a in self.addresses if a.ifname == ifname)

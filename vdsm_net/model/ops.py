@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from vdsm_net.model.desired import Pairs
 from vdsm_net.model.kernel import Address, Link, Route, Rule
+from vdsm_net.model.tc import TcObject
 
 
 @dataclass(frozen=True)
@@ -205,17 +206,42 @@ class DelRule(RuleOp):
     kind: ClassVar[str] = "del_rule"
 
 
+@dataclass(frozen=True)
+class TcOp(Op):
+    """An op on one traffic-control object (``model.tc``) of the device ``obj.dev``."""
+
+    obj: TcObject
+    reason: str = ""
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        return (self.obj.dev,)
+
+    def describe(self) -> str:
+        why = f" reason={self.reason}" if self.reason else ""
+        return f"{self.kind} {self.obj.describe()}{why}"
+
+
+@dataclass(frozen=True)
+class AddTc(TcOp):
+    kind: ClassVar[str] = "add_tc"
+
+
+@dataclass(frozen=True)
+class ChangeTc(TcOp):
+    """Change a class's curves in place (the kernel keeps a curve a change leaves out, so a
+    change may only add or alter curves; dropping one recreates the class)."""
+
+    kind: ClassVar[str] = "change_tc"
+
+
+@dataclass(frozen=True)
+class DelTc(TcOp):
+    """Delete one object: a qdisc takes its classes, leaves and filters with it, a class its
+    leaf; a class that a filter still points at cannot be deleted."""
+
+    kind: ClassVar[str] = "del_tc"
+
+
 def plan_to_json(plan: list[Op]) -> list[dict[str, Any]]:
     return [op.to_dict() for op in plan]
-
-
-def plan_to_dot(plan: list[Op]) -> str:
-    """The plan as a Graphviz chain, one node per op, in order."""
-    lines = ["digraph plan {", "  rankdir=TB;", "  node [shape=box, fontname=monospace];"]
-    for i, op in enumerate(plan):
-        label = op.describe().replace('"', '\\"')
-        lines.append(f'  op{i} [label="{i}: {label}"];')
-        if i:
-            lines.append(f"  op{i - 1} -> op{i};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"

@@ -16,7 +16,10 @@ from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.dynamic.dns import Nameservers
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.canonicalize import blocking_dhcp
+from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine, OnApplied, SetupResult
+from vdsm_net.engine.validate import visible_nics
+from vdsm_net.lldp.receiver import LldpReceiver
 from vdsm_net.model.desired import RunningConfig
 from vdsm_net.model.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
 from vdsm_net.model.kernel import KernelState
@@ -32,6 +35,7 @@ from vdsm_net.verbs.hooks import (
     request_of,
 )
 from vdsm_net.verbs.hostinfo import HostInfo
+from vdsm_net.verbs.lldp import get_lldp
 from vdsm_net.verbs.stats import host_stats, network_statistics
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,7 @@ class HostApi:
         dhcp: DhcpManager | None = None,
         nameservers: Nameservers | None = None,
         drift: DriftMonitor | None = None,
+        lldp: LldpReceiver | None = None,
     ) -> None:
         self.engine = engine
         self.connectivity = Connectivity()
@@ -109,6 +114,7 @@ class HostApi:
         self.drift = drift  # the drift monitor (--drift report|enforce); its report is in caps
         self.dhcp = dhcp  # DHCP clients and SLAAC start inside every setup, before its check
         self.nameservers = nameservers or Nameservers()
+        self.lldp = lldp  # receive-only LLDP on the NICs; None: every device enabled: false
 
     def register(self, register: Register) -> None:
         register("Host.ping", self.ping)
@@ -117,10 +123,12 @@ class HostApi:
         register("Host.setupNetworks", self.setup_networks)
         register("Host.setSafeNetworkConfig", self.set_safe_network_config)
         register("Host.planNetworks", self.plan_networks)
+        register("Host.checkNetworks", self.check_networks)
         register("Host.getNetworkCapabilities", self.get_network_capabilities)
         register("Host.getCapabilities", self.get_capabilities, context=True)
         register("Host.getStats", self.get_stats)
         register("Host.getNetworkStatistics", self.get_network_statistics)
+        register("Host.getLldp", self.get_lldp)
 
     # -- liveness --------------------------------------------------------------------------
     def ping(self) -> bool:
@@ -251,6 +259,15 @@ class HostApi:
         plan = self.engine.plan(*_request_params(networks, bondings, options))
         return {"plan": plan_to_json(plan)}
 
+    def check_networks(self) -> dict[str, Any]:
+        """Extension: the running config against the kernel, by the engine's comparator. One
+        line per differing attribute; an empty list when they match."""
+        snap = self.engine.snapshot()
+        assert snap is not None  # a blocking snapshot always returns
+        running, observed = snap
+        return {"differences": compare(running, observed),
+                "networks": sorted(running.networks)}
+
     # -- reports ---------------------------------------------------------------------------
     def _network_caps(self, state: KernelState) -> dict[str, Any]:
         caps = network_caps(
@@ -281,6 +298,11 @@ class HostApi:
         return host_stats(
             self.engine.backend.observe(), self.engine.backend.nic_facts, self.net_config_dirty
         )
+
+    def get_lldp(self, filter: Any = None) -> dict[str, Any]:
+        """LLDP TLVs per device, receive only (all NICs when no devices are named)."""
+        state = self.engine.backend.observe(stats=False)
+        return get_lldp(self.lldp, visible_nics(state), filter)
 
     # -- events ----------------------------------------------------------------------------
     def emit_host_conn(self) -> None:

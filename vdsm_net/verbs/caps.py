@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from vdsm_net.backends.base import NicFacts
+from vdsm_net.engine.qos import device_report, report
 from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Network, RunningConfig
 from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route
@@ -157,8 +158,9 @@ def _network(index: CapsIndex, net: Network) -> dict[str, Any] | None:
         out.update(interface=top, southbound=south)
     if net.vlan is not None:
         out["vlanid"] = net.vlan
-    if net.host_qos is not None:
-        out["hostQos"] = net.host_qos
+    qos = report(net, index.state.tc)
+    if qos is not None:
+        out["hostQos"] = qos
     return out
 
 
@@ -198,6 +200,10 @@ def network_caps(
             vlans[name].update(iface=link.vlan_base or "", vlanid=link.vlan_id or 0)
         elif link.kind == "bridge" and name != ";vdsmdummy;":
             bridges[name] = _bridge(index, link, top_net)
+    for dev, qos in device_report(running.networks.values(), state.tc).items():
+        entry = nics.get(dev) or bonds.get(dev)
+        if entry is not None:
+            entry["qos"] = qos
     networks = {}
     for name in sorted(running.networks):
         net = running.networks[name]

@@ -9,8 +9,10 @@ the data by rewriting that file, which is read back after the last script. Exit 
 - 2: an error is recorded and no further script runs;
 - above 2: a warning that counts as an error (the next script still runs).
 
-Unlike vdsm, every script has a time limit (``timeout``, 30 s by default): a hung script is
-killed, with its process group, and counts as an error. With ``raise_error`` any recorded error
+Unlike vdsm, every script has a time limit (``timeout``, 30 s by default) that covers every
+process it starts: each script runs under ``hook_runner``, a child subreaper, so a script that
+is still running, or that exited leaving ``setsid cmd &`` behind, is killed with all its
+descendants at the limit and counts as an error. With ``raise_error`` any recorded error
 raises :class:`HookError` carrying the stderr of the last failing script. Temp files live in a
 private directory (mode 0700) that is removed afterwards.
 """
@@ -25,6 +27,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,8 @@ AFTER_NETWORK_SETUP = "after_network_setup"
 AFTER_NETWORK_SETUP_FAIL = "after_network_setup_fail"
 DEFAULT_TIMEOUT = 30.0
 HOOK_JSON_ENV = "_hook_json"
+RUNNER = "vdsm_net.verbs.hook_runner"
+RUNNER_GRACE = 10.0  # seconds the runner gets past the limit to kill and report
 
 
 class HookError(Exception):
@@ -138,24 +143,43 @@ class Hooks:
     def _run_one(self, script: Path, data_path: Path) -> ScriptResult:
         env = dict(os.environ)
         env[HOOK_JSON_ENV] = str(data_path)
+        argv = [sys.executable, "-m", RUNNER, f"{self.timeout:g}", os.path.abspath(script)]
         try:
             proc = subprocess.Popen(
-                [str(script)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True, cwd=str(data_path.parent),
             )
         except OSError as exc:
             return ScriptResult(script.name, -1, f"{script.name}: cannot run: {exc}")
         try:
-            _, err = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.kill()
-            proc.communicate()
+            out, err = proc.communicate(timeout=self.timeout + RUNNER_GRACE)
+        except subprocess.TimeoutExpired:  # the runner itself is stuck: never expected
+            _kill_without_waiting_for_pipes(proc)
+            return ScriptResult(script.name, None, f"{script.name}: runner did not finish")
+        stderr = err.decode("utf-8", "replace")
+        try:
+            status = json.loads(out.decode("utf-8", "replace").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return ScriptResult(script.name, -1, stderr or f"{script.name}: runner failed")
+        if "killed" in status:
             return ScriptResult(
-                script.name, None, f"{script.name}: killed after {self.timeout:g} s time limit"
+                script.name, None,
+                f"{script.name}: killed after {self.timeout:g} s time limit "
+                f"({status['killed']})",
             )
-        return ScriptResult(script.name, proc.returncode, err.decode("utf-8", "replace"))
+        return ScriptResult(script.name, int(status.get("returncode", -1)), stderr)
+
+
+def _kill_without_waiting_for_pipes(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the runner's process group and reap it; a stray process may still hold its pipes,
+    so they are closed instead of read to the end."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    proc.wait()
 
 
 def network_setup_data(

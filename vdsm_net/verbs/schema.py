@@ -87,19 +87,22 @@ COMMON: dict[str, Any] = {
     "dhcpv6": bool,
     "ipv6autoconf": bool,
 }
+CURVE = Shape({"m1": int, "d": int, "m2": int})
+HOST_QOS = Shape({"out": Shape({"ls": CURVE, "ul": Opt(CURVE), "rt": Opt(CURVE)})})
+DEVICE_QOS = [Shape({"hostQos": HOST_QOS, "vlan": int})]
 NIC = Shape({**COMMON, "hwaddr": str, "speed": int, "permhwaddr": Opt(str),
-             "ad_aggregator_id": Opt(NUM_STR), "qos": Opt(list)})
+             "ad_aggregator_id": Opt(NUM_STR), "qos": Opt(DEVICE_QOS)})
 BOND = Shape({**COMMON, "hwaddr": str, "slaves": [str], "active_slave": str, "opts": BOND_OPTS,
               "switch": str, "speed": int, "ad_aggregator_id": Opt(NUM_STR),
-              "ad_partner_mac": Opt(str), "qos": Opt(list)})
+              "ad_partner_mac": Opt(str), "qos": Opt(DEVICE_QOS)})
 VLAN = Shape({**COMMON, "iface": str, "vlanid": int})
 BRIDGE = Shape({**COMMON, "ports": [str], "stp": ON_OFF, "opts": STR_MAP})
 BRIDGED_NET = Shape({**COMMON, "bridged": TRUE, "iface": str, "ports": [str], "stp": ON_OFF,
                      "switch": str, "southbound": OneOf((str, NONE)), "vlanid": Opt(int),
-                     "hostQos": Opt(dict)})
+                     "hostQos": Opt(HOST_QOS)})
 BRIDGELESS_NET = Shape({**COMMON, "bridged": FALSE, "iface": str, "interface": str,
                         "southbound": str, "switch": str, "vlanid": Opt(int),
-                        "hostQos": Opt(dict)})
+                        "hostQos": Opt(HOST_QOS)})
 NETWORK_CAPS = Shape({
     "networks": MapOf(OneOf((BRIDGED_NET, BRIDGELESS_NET))),
     "bridges": MapOf(BRIDGE),
@@ -167,6 +170,10 @@ DONE = Shape({"code": Check("0", lambda v: v == 0), "message": Check('"Done"',
                                                                      lambda v: v == "Done")})
 SETUP_DONE = Shape({**DONE.fields, "keptInUse": Opt(MapOf([str]))})
 PLAN = Shape({"plan": [Shape({"op": str}, open=True)]})
+LLDP_TLV = Shape({"type": int, "name": str, "oui": Opt(int), "subtype": Opt(int),
+                  "properties": STR_MAP})
+LLDP = MapOf(Shape({"enabled": bool, "tlvs": [LLDP_TLV]}))
+CHECK = Shape({"differences": [str], "networks": [str]})
 
 RESULTS: dict[str, Any] = {
     "Host.ping": TRUE,
@@ -175,10 +182,12 @@ RESULTS: dict[str, Any] = {
     "Host.setupNetworks": SETUP_DONE,
     "Host.setSafeNetworkConfig": TRUE,
     "Host.planNetworks": PLAN,
+    "Host.checkNetworks": CHECK,
     "Host.getNetworkCapabilities": NETWORK_CAPS,
     "Host.getCapabilities": CAPS,
     "Host.getStats": HOST_STATS,
     "Host.getNetworkStatistics": NETWORK_STATISTICS,
+    "Host.getLldp": LLDP,
 }
 """Each verb's reply shape (``check(reply, RESULTS[verb])``)."""
 

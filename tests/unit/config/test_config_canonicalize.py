@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.config.config_fixtures import kernel
 from vdsm_net.engine.canonicalize import blocking_dhcp, canonicalize, stp_bool, tobool
-from vdsm_net.model.desired import Bond, Network, Options, Request, RunningConfig
+from vdsm_net.model.desired import Bond, Curve, HostQos, Network, Options, Request, RunningConfig
 from vdsm_net.model.errors import (
     ERR_BAD_ADDR,
     ERR_BAD_BONDING,
@@ -306,7 +306,7 @@ def test_bad_timeout_is_21(timeout: object) -> None:
 def test_inputs_not_mutated() -> None:
     networks: dict[str, dict[str, Any]] = {
         "net": {"nic": "eth0", "vlan": "10", "prefix": "24", "ipaddr": "10.0.0.1",
-                "custom": {"bridge_opts": "priority=1"}, "hostQos": {"out": {}}},
+                "custom": {"bridge_opts": "priority=1"}, "hostQos": {"out": {"ls": {"m2": 5}}}},
         "gone": {"remove": "true"},
     }
     bondings = {"bond1": {"nics": ["eth2", "eth1"], "options": "mode=4"}}
@@ -315,8 +315,7 @@ def test_inputs_not_mutated() -> None:
     request = canonicalize(networks, bondings, options, RunningConfig(), kernel())
     assert (networks, bondings, options) == before
     net = request.networks["net"]
-    assert net is not None and net.host_qos == {"out": {}}
-    assert net.host_qos is not networks["net"]["hostQos"]
+    assert net is not None and net.host_qos == HostQos(ls=Curve(m2=5))
 
 
 def test_blockingdhcp_is_read_with_vdsm_s_tobool() -> None:

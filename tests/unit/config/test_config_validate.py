@@ -165,8 +165,11 @@ def test_removing_unknown_network_is_27() -> None:
     )
 
 
-def test_removing_kernel_only_network_passes() -> None:
-    setup({"br9": {"remove": True}}, observed=kernel(extra=(Link("br9", "bridge"),)))
+@pytest.mark.parametrize("link", [Link("br9", "bridge"), Link("eth0", "nic")])
+def test_removing_a_link_that_is_not_a_network_is_27(link: Link) -> None:
+    """vdsm answers 27 for a name outside its running config even when a link has it."""
+    observed = kernel(extra=(link,)) if link.kind != "nic" else kernel()
+    assert code_of({link.name: {"remove": True}}, observed=observed) == ERR_BAD_BRIDGE
 
 
 @pytest.mark.parametrize("vlan", ["4095", "-1", 5000])

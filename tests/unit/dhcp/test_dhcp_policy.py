@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -89,3 +90,20 @@ def test_caps_resolver_path_comes_from_the_environment(
     path.write_text("search x\nnameserver 192.0.2.9\n")
     monkeypatch.setenv("VDSM_NET_RESOLV_CONF", str(path))
     assert host_nameservers() == ["192.0.2.9"]
+
+
+def test_the_nameservers_the_host_already_has_are_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every setup re-applies the host's own nameservers: a persistent file holding exactly
+    those is left alone without the 'not applied' warning (which stays for real changes)."""
+    persistent = tmp_path / "etc-resolv.conf"
+    persistent.write_text("search example\nnameserver 9.9.9.9\n")
+    roots = (str(tmp_path / "run") + "/",)
+    none = str(tmp_path / "no-resolved")
+    with caplog.at_level(logging.WARNING):
+        assert apply_nameservers("mgmt", ["9.9.9.9"], str(persistent), roots, none) == "unchanged"
+    assert caplog.records == []
+    with caplog.at_level(logging.WARNING):
+        assert apply_nameservers("mgmt", ["1.1.1.1"], str(persistent), roots, none) == "refused"
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]

@@ -165,7 +165,9 @@ def test_plan_cli_prints_the_plan(tmp_path: Any, capsys: pytest.CaptureFixture[s
     req = tmp_path / "req.json"
     req.write_text(json.dumps({**BOND_NET, "options": NOCHK}))
     assert main(["plan", "--backend", "memory", "--nics", ",".join(NICS), "-f", str(req)]) == 0
-    plan = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc) == ["plan"]  # Host.planNetworks's shape
+    plan = doc["plan"]
     kinds = [op["op"] for op in plan]
     assert kinds.index("create_link") < kinds.index("add_address")
     assert any(op["op"] == "create_link" and op["link"]["name"] == "bond0" for op in plan)

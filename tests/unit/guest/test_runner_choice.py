@@ -202,3 +202,16 @@ def test_the_initramfs_init_mounts_9p_and_switches_root(
     assert "mount -t 9p -o trans=virtio" in init
     assert 'exec switch_root /newroot "$init"' in init
     assert read["bin/busybox"][1] == b"bb"
+
+
+def test_what_an_amx_machine_without_kvm_allows_needs_no_boot() -> None:
+    m = FakeMachine(11008)
+    allowed = dict(choose.allowed(m))
+    assert allowed["uml"] == "the host's XSAVE area is 11008 bytes, UML's 832"
+    assert allowed["uml-xstate"] is None and allowed["qemu-tcg"] is None
+    assert allowed["qemu-kvm"] == "no vmx or svm"
+    assert m.probed == []
+
+
+def test_a_machine_that_fits_uml_and_has_kvm_allows_every_runner() -> None:
+    assert dict(choose.allowed(FakeMachine(832, kvm_ok=True))) == dict.fromkeys(boot.RUNNERS)

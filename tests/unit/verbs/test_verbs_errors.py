@@ -124,7 +124,8 @@ def test_new_bonded_network_without_confirmation_is_10_and_gone(
     before = agent.kernel.observe()
     body = dict(BOND_NET, options=TIMEOUT_CHK)
     code, message = error_of(cli, "Host.setupNetworks", body)
-    assert (code, message) == (10, "connectivity check failed")
+    assert code == 10 and message.startswith("connectivity check failed: no Host.confirm")
+    assert "connectivityCheck: false" in message  # the hint says how to keep it next time
     assert agent.kernel.writes > 0  # it was applied, then rolled back
     _assert_same_kernel(agent.kernel.observe(), before)
     caps = cli.call("Host.getNetworkCapabilities")

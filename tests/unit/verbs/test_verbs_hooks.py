@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,40 @@ def test_a_hung_script_is_killed_and_is_an_error(tmp_path: Path) -> None:
         Hooks(tmp_path, timeout=0.5).run("h", {}, raise_error=True)
     with pytest.raises(ProcessLookupError):
         os.kill(int(pidfile.read_text()), 0)
+
+
+DETACH = {  # issue 12 row 12: a hook leaves a process that escaped its process group
+    "setsid": "setsid sh -c 'echo $$ > {pid}; exec sleep 40' &",
+    "double_fork": "( setsid sh -c 'echo $$ > {pid}; exec sleep 40' & ); exit 0",
+    "nohup_keeps_stderr": "nohup setsid sh -c 'echo $$ > {pid}; exec sleep 40' 2>&2 &",
+}
+
+
+@pytest.mark.parametrize("how", sorted(DETACH))
+def test_a_detached_child_is_killed_at_the_limit_and_is_an_error(
+    tmp_path: Path, how: str
+) -> None:
+    pidfile = tmp_path / "pid"
+    script(tmp_path, "h", "detach", sh(DETACH[how].format(pid=pidfile)))
+    start = time.monotonic()
+    with pytest.raises(HookError, match=r"time limit .*left processes running"):
+        Hooks(tmp_path, timeout=1.0).run("h", {}, raise_error=True)
+    assert time.monotonic() - start < 20, "waited for the detached child (liveness bound)"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), 0)
+
+
+def test_a_child_that_ends_within_the_limit_is_fine(tmp_path: Path) -> None:
+    body = "( setsid sleep 0.2 & ); echo '{\"k\": 1}' > \"$_hook_json\""
+    script(tmp_path, "h", "brief", sh(body))
+    assert Hooks(tmp_path, timeout=20).run("h", {}, raise_error=True) == {"k": 1}
+
+
+def test_a_relative_hooks_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scripts run from the data file's directory: their path must not depend on the cwd."""
+    script(tmp_path / "hooks", "h", "s", sh('echo \'{"ran": true}\' > "$_hook_json"'))
+    monkeypatch.chdir(tmp_path)
+    assert Hooks("hooks").run("h", {}, raise_error=True) == {"ran": True}
 
 
 def test_the_data_file_is_private_and_removed(tmp_path: Path) -> None:

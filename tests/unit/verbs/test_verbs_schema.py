@@ -15,7 +15,8 @@ from vdsm_net.verbs import schema
 NOCHK = {"connectivityCheck": "false"}
 REQUEST: dict[str, Any] = {
     "networks": {"net1": {"nic": "eth1", "bridged": "true", "ipaddr": "192.0.2.10",
-                          "prefix": "24"}},
+                          "prefix": "24", "hostQos": {"out": {"ls": {"m2": 10},
+                                                              "ul": {"m2": 8000000}}}}},
     "bondings": {"bond0": {"nics": ["eth2", "eth3"], "options": "mode=1 miimon=100"}},
     "options": NOCHK,
 }
@@ -24,12 +25,14 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("Host.ping2", {}),
     ("Host.confirmConnectivity", {}),
     ("Host.planNetworks", REQUEST),
+    ("Host.checkNetworks", {}),
     ("Host.setupNetworks", REQUEST),
     ("Host.setSafeNetworkConfig", {}),
     ("Host.getNetworkCapabilities", {}),
     ("Host.getCapabilities", {}),
     ("Host.getStats", {}),
     ("Host.getNetworkStatistics", {}),
+    ("Host.getLldp", {"filter": {"devices": ["eth0", "eth1"]}}),
 ]
 
 
@@ -52,6 +55,11 @@ def test_each_reply_has_its_verb_s_shape(cli: Client, verb: str, params: dict[st
     schema.check(reply, schema.RESULTS[verb])
     if verb == "Host.planNetworks":
         assert reply["plan"], "a plan for an unconfigured host is never empty"
+    if verb == "Host.getNetworkCapabilities":  # the host QoS parts are held to their shape too
+        assert reply["networks"]["net1"]["hostQos"]["out"]["ul"]["m2"] == 8000000
+        assert reply["nics"]["eth1"]["qos"][0]["vlan"] == -1
+    if verb == "Host.getLldp":  # the simulated kernel runs no receiver
+        assert reply == {d: {"enabled": False, "tlvs": []} for d in ("eth0", "eth1")}
 
 
 def test_a_reply_of_another_verb_s_shape_is_refused(cli: Client) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from vdsm_net.backends.netlink import codec as c
 from vdsm_net.backends.netlink import encode as enc
+from vdsm_net.backends.netlink import tc
 from vdsm_net.backends.netlink.bondopts import write_bond_options
 from vdsm_net.backends.netlink.links import (
     Cached,
@@ -219,6 +220,9 @@ class BatchWriter:
         add = isinstance(op, o.AddAddress)
         return _Pending(op, [enc.address(add, index, op.address.address)])
 
+    def _tc(self, op: o.TcOp) -> _Pending:
+        return _Pending(op, [tc.request(op, self.lookup(op, op.obj.dev).index)])
+
     def _route(self, op: o.RouteOp) -> _Pending:
         oif = self.lookup(op, op.route.oif).index
         return _Pending(op, [enc.route(isinstance(op, o.AddRoute), op.route, oif)])
@@ -244,6 +248,9 @@ _ENCODE: dict[type, Callable[[BatchWriter, Any], _Pending]] = {
     o.DelRoute: BatchWriter._route,
     o.AddRule: lambda _w, op: _Pending(op, [enc.rule(True, op.rule)]),
     o.DelRule: lambda _w, op: _Pending(op, [enc.rule(False, op.rule)]),
+    o.AddTc: BatchWriter._tc,
+    o.ChangeTc: BatchWriter._tc,
+    o.DelTc: BatchWriter._tc,
 }
 
 
@@ -272,4 +279,6 @@ def subject(op: o.Op) -> str:
         return f"priority {r.priority} from {r.src or 'all'} to {r.dst or 'all'} table {r.table}"
     if isinstance(op, o.LinkOp):
         return op.name
+    if isinstance(op, o.TcOp):
+        return op.obj.describe()
     return op.describe()

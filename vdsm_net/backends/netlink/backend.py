@@ -1,5 +1,5 @@
-"""The backend port on the real kernel: rtnetlink through our own small codec (``codec``)
-and, for bond options and NIC facts, sysfs as seen from the target namespace.
+"""The backend port on the real kernel: rtnetlink through our own small codec (``codec``; ``tc``
+for host QoS) and, for bond options and NIC facts, sysfs as seen from the target namespace.
 
 The netlink socket is opened by the ``NetlinkWorker`` thread, inside the target namespace, and then
 used from the caller's thread under a lock: a socket keeps the namespace it was created in, so no
@@ -13,14 +13,16 @@ from collections.abc import Sequence
 
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.backends.netlink import codec as c
+from vdsm_net.backends.netlink import tc
 from vdsm_net.backends.netlink.addrs import decode_addresses, decode_routes, decode_rules
 from vdsm_net.backends.netlink.apply import BatchWriter
 from vdsm_net.backends.netlink.bondopts import read_bond_options
-from vdsm_net.backends.netlink.links import Cached, decode_links, dump_request
+from vdsm_net.backends.netlink.links import Cached, Message, decode_links, dump_request
 from vdsm_net.backends.netlink.nicfacts import read_nic_facts
 from vdsm_net.backends.netlink.worker import NetlinkWorker
 from vdsm_net.model import ops as o
 from vdsm_net.model.kernel import KernelState
+from vdsm_net.model.tc import TC_H_ROOT, TcObject
 
 _DUMP_RETRIES = 5
 
@@ -53,6 +55,7 @@ class NetlinkBackend:
                     addr_msgs = self._dump(c.RTM_GETADDR, 8)
                     route_msgs = self._dump(c.RTM_GETROUTE, 12)
                     rule_msgs = self._dump(c.RTM_GETRULE, 12)
+                    qdisc_msgs = self._sock.dump(tc.RTM_GETQDISC, tc.dump_header())
                     break
                 except InterruptedError:  # the kernel changed under the dump: take another
                     if attempt == _DUMP_RETRIES - 1:
@@ -60,12 +63,34 @@ class NetlinkBackend:
             dump = decode_links(link_msgs, lambda bond: read_bond_options(self._sysfs, bond),
                                 stats)
             self._cache = dump.cache
+            objects = self._tc(qdisc_msgs, dump.names)
         return KernelState(
             links=dump.links,
             addresses=decode_addresses(addr_msgs, dump.names),
             routes=decode_routes(route_msgs, dump.names),
             rules=decode_rules(rule_msgs),
+            tc=objects,
+            hidden=frozenset(dump.names.values()) - frozenset(dump.links),
         )
+
+    def _tc(self, qdisc_msgs: list[Message], names: dict[int, str]) -> frozenset[TcObject]:
+        """Our qdiscs, then the classes and filters of each device whose root is ours."""
+        qdiscs = tc.decode_qdiscs(qdisc_msgs, names)
+        out: set[TcObject] = set(qdiscs)
+        index = {name: i for i, name in names.items()}
+        for root in (q for q in qdiscs if q.parent == TC_H_ROOT):
+            i = index[root.dev]
+            for attempt in range(_DUMP_RETRIES):
+                try:
+                    classes = self._sock.dump(tc.RTM_GETTCLASS, tc.dump_header(i))
+                    filters = self._sock.dump(tc.RTM_GETTFILTER, tc.dump_header(i, tc.ROOT))
+                    break
+                except InterruptedError:
+                    if attempt == _DUMP_RETRIES - 1:
+                        raise
+            out.update(tc.decode_classes(classes, root.dev))
+            out.update(tc.decode_filters(filters, root.dev))
+        return frozenset(out)
 
     def _dump(self, kind: int, header_size: int) -> list[tuple[bytes, int, int]]:
         return self._sock.dump(kind, bytes(header_size))

@@ -1,9 +1,9 @@
-"""A netlink event subscription (rtnetlink link, address and route groups) in its own thread.
+"""A netlink event subscription (rtnetlink link, address, route and tc groups) in its own thread.
 
 The monitor only listens and names the links each event touches; the policy (which links matter,
 debouncing, comparing) lives in ``vdsm_net.drift``. It reads a raw NETLINK_ROUTE socket and looks
-at just what naming needs: the message type, the interface index (ifinfomsg, ifaddrmsg, or a
-route's RTA_OIF) and a link message's IFLA_IFNAME. One setupNetworks of 1000 networks sends
+at just what naming needs: the message type, the interface index (ifinfomsg, ifaddrmsg, tcmsg, or
+a route's RTA_OIF) and a link message's IFLA_IFNAME. One setupNetworks of 1000 networks sends
 ~17,500 events; decoding each fully (pyroute2) cost seconds of CPU and overran the socket buffer.
 
 The thread drains every datagram already queued, then hands the sink one set of names for that
@@ -43,11 +43,13 @@ from vdsm_net.backends.netns import enter_netns
 
 log = logging.getLogger(__name__)
 
-# rtnetlink multicast groups (bit masks for bind): link, IPv4/IPv6 address, IPv4/IPv6 route
-RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x10, 0x40
+# rtnetlink multicast groups (bit masks for bind): link, tc (host QoS's qdiscs, classes and
+# filters), IPv4/IPv6 address, IPv4/IPv6 route
+RTMGRP_LINK, RTMGRP_TC, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x8, 0x10, 0x40
 RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
 GROUPS = (
-    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE
+    RTMGRP_LINK | RTMGRP_TC | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
+    | RTMGRP_IPV6_ROUTE
 )
 RTA_OIF = 4
 
@@ -64,6 +66,7 @@ _HDR = NLMSGHDR.size
 _LINK = frozenset({RTM_NEWLINK, RTM_DELLINK})
 _ADDR = frozenset({RTM_NEWADDR, RTM_DELADDR})
 _ROUTE = frozenset({RTM_NEWROUTE, RTM_DELROUTE})
+_TC = frozenset(range(36, 46))  # RTM_NEWQDISC .. RTM_DELTFILTER (and their GETs, never sent)
 
 
 EventSink = Callable[[frozenset[str | None]], object]
@@ -88,7 +91,7 @@ class LinkNamer:
             if length < _HDR or off + length > end:
                 break
             count += 1
-            if kind in _LINK or kind in _ADDR or kind in _ROUTE:
+            if kind in _LINK or kind in _ADDR or kind in _ROUTE or kind in _TC:
                 out.add(self.name_of(kind, buf, off + _HDR, off + length))
             off += (length + 3) & ~3
         return count
@@ -110,9 +113,9 @@ class LinkNamer:
                     else:
                         self.names[index] = name
                     return name
-        elif kind in _ADDR:
-            if start + 8 > end:  # ifaddrmsg: family, prefixlen, flags, scope, index
-                return None
+        elif kind in _ADDR or kind in _TC:
+            if start + 8 > end:  # ifaddrmsg: family, prefixlen, flags, scope, index; tcmsg:
+                return None  # family, 3 pad bytes, index
             index = U32.unpack_from(buf, start + 4)[0]
         else:
             for akind, s, e in attrs(buf, start + RTMSG.size, end):

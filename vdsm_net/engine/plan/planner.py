@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from vdsm_net.engine.plan.ip import IpPlan
 from vdsm_net.engine.plan.state import LinkProjection, evolve
+from vdsm_net.engine.plan.tc import TcPlan
 from vdsm_net.model.desired import DEFAULT_MTU
 from vdsm_net.model.errors import ERR_BAD_BRIDGE, ERR_USED_BOND, ERR_USED_NIC, NetworkError
 from vdsm_net.model.kernel import SOURCE_RULE_PRIORITY, TAG_PREFIX, KernelState, Link
@@ -248,7 +249,9 @@ class _Planner:
             bounced=set(self.mode_change) | self._ports_to_bond(),
             rule_priority=SOURCE_RULE_PRIORITY,
         )
+        tc = TcPlan(self.target.tc, self.observed.tc, set(self.want), dead=set(self.delete))
         self.state.extend(ip.removals())
+        self.state.extend(tc.removals())
         self._bounce_mode_changes()
         self._delete_links()
         self._create(("bond",))
@@ -266,6 +269,7 @@ class _Planner:
         self._mtu(LOWER_FIRST, raising=None)
         self._tags()
         self._ups()
+        self.state.extend(tc.additions())
         self.state.extend(ip.additions())
         return self.state.ops
 

@@ -1,0 +1,48 @@
+"""The request files in examples/ are valid: each plans on the simulated kernel with NICs
+eth0..eth3, and applying one then another (as the README walks through) works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.engine.engine import Engine
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+NICS = ("eth0", "eth1", "eth2", "eth3")
+
+
+def _load(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return body
+
+
+def _setup(engine: Engine, body: dict[str, Any]) -> None:
+    options = {**body.get("options", {}), "connectivityCheck": False}
+    engine.setup(body.get("networks", {}), body.get("bondings", {}), options)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.json")
+                                        if not p.name.startswith("remove-")))
+def test_each_example_plans_something(name: str) -> None:
+    body = _load(name)
+    plan = Engine(MemoryKernel(nics=NICS)).plan(
+        body["networks"], body["bondings"], body.get("options", {}))
+    assert plan
+
+
+def test_the_walk_through_applies_and_removes() -> None:
+    kernel = MemoryKernel(nics=NICS)
+    engine = Engine(kernel)
+    before = kernel.observe()
+    _setup(engine, _load("bridged-vm-network.json"))
+    assert "vmnet" in kernel.observe().links
+    _setup(engine, _load("remove-vmnet.json"))
+    assert kernel.observe().links.keys() == before.links.keys()
+    _setup(engine, _load("bond-vlan.json"))
+    _setup(engine, _load("full-state.json"))  # drops storage and vms200, keeps bond0
+    assert set(engine.running.networks) == {"ovirtmgmt", "vmnet"}

@@ -1,0 +1,1 @@
+"""vdsm-net-client beyond one call: help from the verb registry, show, check, completion."""

@@ -1,5 +1,6 @@
 """OVS networks next to legacy ones on the real kernel (issue 14). Run inside the guest:
-``tests/uml/run-tier.sh --bench bench/bench_ovs.py [N ...]`` (default N = 10 100 1000).
+``tests/uml/run-tier.sh --bench bench/bench_ovs.py [--log] [N ...]`` (default N = 10 100 1000;
+``--log`` prints each OVSDB transaction's build, commit, ovs-vswitchd and kernel-settle times).
 
 For each N, in fresh namespaces: Engine.setup creating N networks with an IPv4 address over one
 802.3ad bond of two dummies (the workload of ``bench_kernel``), then removing them all; once as
@@ -12,6 +13,7 @@ tagged internal ports; it waits for ovs-vswitchd too) and one ``del-br``, in a t
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -107,6 +109,10 @@ def run(n: int) -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str]) -> None:
+    if "--log" in argv:  # where an OVS apply's time goes: one line per OVSDB transaction
+        logging.basicConfig(stream=sys.stdout, format="  %(message)s")
+        logging.getLogger("vdsm_net.backends.ovs").setLevel(logging.DEBUG)
+        argv = [a for a in argv if a != "--log"]
     sizes = [int(a) for a in argv] or [10, 100, 1000]
     print(f"{'N':>6} {'legacy create s':>15} {'ovs create s':>12} {'ovs-vsctl s':>11} "
           f"{'legacy remove s':>15} {'ovs remove s':>12} {'del-br s':>8} "

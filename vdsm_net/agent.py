@@ -16,12 +16,13 @@ from rpc.server import StompServer, server_ssl_context
 from rpc.tls import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
-from vdsm_net.backends.kinds import missing_kinds
+from vdsm_net.backends.kinds import missing_kinds, without_ovsdb
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.backends.ovs.backend import OvsBackend
 from vdsm_net.backends.ovs.daemons import OvsStartError
-from vdsm_net.drift.monitor import DriftMonitor, DriftReport
+from vdsm_net.backends.ovs.monitor import OvsdbMonitor
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport, EventSource, Poke
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
@@ -186,17 +187,22 @@ def make_drift(
     args: argparse.Namespace, engine: Engine, host_conn: Callable[[], None],
     metrics: Metrics | None = None,
 ) -> DriftMonitor | None:
-    """--drift report|enforce: netlink events (real kernel) plus the periodic compare; a change
-    of the report calls ``host_conn`` (the event that makes the engine re-read caps)."""
+    """--drift report|enforce: netlink events (real kernel) and OVSDB's (with OVS) plus the
+    periodic compare; a change of the report calls ``host_conn`` (the event that makes the
+    engine re-read caps)."""
     if args.drift == "off":
         return None
     backend = engine.backend
-    events = None
+    events: Callable[[Poke], EventSource] | None = None
+    remote = backend.ovsdb.remote if isinstance(backend, OvsBackend) else None
     if isinstance(backend, OvsBackend):
         backend = backend.netlink
     if isinstance(backend, NetlinkBackend):
         netns = backend.netns
-        events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
+
+        def events(sink: Poke) -> EventSource:  # OVSDB's changes too, when there is one
+            links = NetlinkMonitor(sink, netns)
+            return OvsdbMonitor(sink, remote, links) if remote else links
     seen = service.drift_seen(metrics)
 
     def on_change(report: DriftReport) -> None:
@@ -236,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
     except (OSError, ValueError, PkiError, KernelError, OvsStartError) as exc:
         return fail(str(exc))
+    no_ovsdb = args.backend == "netlink" and not isinstance(backend, OvsBackend)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
@@ -249,6 +256,9 @@ def run(args: argparse.Namespace) -> int:
         log.warning("this kernel lacks link kinds %s (modules %s): requests that need them "
                     "are refused", ", ".join(sorted(lacking)),
                     ", ".join(lacking[k] for k in sorted(lacking)))
+    if no_ovsdb:
+        log.info("no OVSDB (--ovs-rundir or --ovsdb): switch=ovs networks are refused")
+        lacking = without_ovsdb(lacking)
     engine = Engine(backend, running=running, host_nameservers=host_nameservers,
                     on_setup=service.setup_counter(metrics), missing_kinds=lacking)
     if spec is not None:

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from vdsm_net import __version__
 from vdsm_net.backends.factory import make_backend
+from vdsm_net.backends.kinds import without_ovsdb
 from vdsm_net.engine.plan.show import plan_dot, plan_text
 from vdsm_net.model.errors import NetworkError
 from vdsm_net.model.ops import plan_to_json
@@ -76,7 +77,8 @@ def plan_main(argv: Sequence[str]) -> int:
     try:
         body = read_request(args.file)
         backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
-        prepared = Engine(backend).prepare(
+        no_ovs = args.backend == "netlink" and not (args.ovsdb or args.ovs_rundir)
+        prepared = Engine(backend, missing_kinds=without_ovsdb({}) if no_ovs else None).prepare(
             body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
         )
     except NetworkError as exc:

@@ -17,7 +17,7 @@ from tests.e2e import e2e_kernel as k
 from tests.e2e.conftest import StartAgent
 from tests.e2e.e2e_requests import DONE, check_opts, network_view, setup
 from vdsm_net.backends.ovs.daemons import stop_open_vswitch
-from vdsm_net.model.errors import ERR_LOST_CONNECTION
+from vdsm_net.model.errors import ERR_BAD_PARAMS, ERR_LOST_CONNECTION
 from vdsm_net.model.ovs import ovs_bridge_name
 
 NETS: dict[str, Any] = {
@@ -87,3 +87,17 @@ def test_ovs_life_over_the_wire(netns: str, start_agent: StartAgent, rundir: Pat
     links = k.links(netns)
     assert not {"red", "blue", "bond0"} & set(links)
     assert all("master" not in links[nic] for nic in k.NICS)
+
+
+def test_without_ovsdb_an_ovs_network_is_refused_up_front(
+    netns: str, start_agent: StartAgent
+) -> None:
+    agent = start_agent(netns)  # neither --ovs-rundir nor --ovsdb
+    before = k.settled_dump(netns)
+    with agent.client() as cli:
+        with pytest.raises(ServerError) as info:
+            setup(cli, {"blue": NETS["blue"]}, {})
+        assert info.value.code == ERR_BAD_PARAMS and "--ovs-rundir" in str(info.value)
+        assert cli.call("Host.getNetworkCapabilities")["networks"] == {}
+    assert k.dump_diff(before, k.settled_dump(netns)) == []
+    assert agent.stop() == 0

@@ -13,24 +13,29 @@ from typing import Any
 
 import pytest
 
+from tests.common.iproute import ip
 from tests.common.ovs_daemons import open_vswitch
 from tests.common.parity_ovs import ovs_params
 from tests.common.parity_runner import run_on_both
 from tests.common.parity_scenarios import Scenario
 from tests.kernel.conftest import NetlinkWorld
 from tests.kernel.test_kernel_dhcp import dhcp_server  # noqa: F401 (a fixture)
+from tests.kernel.test_kernel_drift import Reports
 from tests.kernel.test_kernel_faults import FailAt, snapshot
 from vdsm_net.backends.base import Backend
 from vdsm_net.backends.ovs.backend import OvsBackend
+from vdsm_net.backends.ovs.monitor import OvsdbMonitor
+from vdsm_net.drift.monitor import DriftMonitor, Poke
 from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import MAIN_TABLE
-from vdsm_net.model.ovs import ovs_bridge_name
+from vdsm_net.model.ovs import OVSDB_TAG_KEY, ovs_bridge_name
 from vdsm_net.verbs import schema
 from vdsm_net.verbs.caps import network_caps
+from vdsm_net.verbs.stats import network_statistics
 
 NOCHK = {"connectivityCheck": "false"}
 BR0, BRB = ovs_bridge_name("dummy_0"), ovs_bridge_name("bond0")
@@ -96,6 +101,14 @@ def test_ovs_networks_land_on_open_vswitch(nics_ns: str, remote: str,
     assert caps["networks"]["red"]["switch"] == "ovs"
     assert caps["bridges"]["red"]["ports"] == ["dummy_0.10"]
     assert caps["vlans"]["bond0.20"]["iface"] == "bond0"
+    stats = network_statistics(ovs_backend.observe(), ovs_backend.nic_facts)
+    schema.check(stats, schema.NETWORK_STATISTICS)
+    assert {"red", "blue", "green", "dummy_0", "bond0"} <= set(stats["network"])
+    assert "ovs-system" not in stats["network"]  # the datapath, not a device of a network
+    kernel_rx = subprocess.run(["ip", "-n", nics_ns, "-j", "-s", "link", "show", "red"],
+                               capture_output=True, text=True, check=True).stdout
+    assert int(stats["network"]["red"]["rx"]) <= json.loads(kernel_rx)[0]["stats64"]["rx"][
+        "bytes"]  # the internal port's own counters (only growing between the two reads)
 
 
 def test_restart_adopts_and_drift_is_seen_and_repaired(
@@ -187,3 +200,57 @@ def test_a_dhcp_ovs_network_gets_its_lease_on_the_internal_port(
         assert manager.clients() == {} and "dnet" not in ovs_backend.observe().links
     finally:
         manager.close(release=True)
+
+
+def ovsdb_drift(engine: Engine, mode: str, remote: str, reports: Reports) -> DriftMonitor:
+    """A drift monitor fed by OVSDB's changes only, with no periodic compare in the test's
+    time: what it reports came through the OVSDB monitor."""
+    def events(sink: Poke) -> OvsdbMonitor:
+        return OvsdbMonitor(sink, remote)
+
+    return DriftMonitor(engine, mode, reports, interval=3600.0, events=events).start()
+
+
+OVSDB_ONLY = [
+    (("set", "Port", "green", "tag=21"), "green"),
+    (("remove", "Port", "red", "external_ids", OVSDB_TAG_KEY), "red"),
+    (("del-port", "blue"), "blue: missing"),
+]
+
+
+@pytest.mark.parametrize(("cmd", "line"), OVSDB_ONLY, ids=["tag", "external_ids", "del-port"])
+@pytest.mark.parametrize("mode", ["report", "enforce"])
+def test_a_change_made_in_ovsdb_only_reaches_drift_at_once(
+    nics_ns: str, remote: str, ovs_backend: OvsBackend, mode: str, cmd: tuple[str, ...],
+    line: str,
+) -> None:
+    engine = Engine(ovs_backend)
+    engine.setup(NETS, BONDS, NOCHK)
+    reports = Reports()
+    mon = ovsdb_drift(engine, mode, remote, reports)
+    try:
+        assert mon.report.drift == ()
+        vsctl(remote, *cmd)
+        if mode == "report":
+            report = reports.until(lambda r: any(d.startswith(line) for d in r.drift))
+            assert report.repaired == ()
+        else:
+            report = reports.until(lambda r: any(d.startswith(line) for d in r.repaired))
+            assert compare(engine.running, ovs_backend.observe()) == []
+            assert vsctl(remote, "get", "Port", "green", "tag") == "20"
+    finally:
+        mon.stop()
+
+
+def test_full_state_keeps_an_ovs_network_a_vm_port_uses(
+    nics_ns: str, remote: str, ovs_backend: OvsBackend
+) -> None:
+    engine = Engine(ovs_backend)
+    engine.setup(NETS, BONDS, NOCHK)
+    ip("-n", nics_ns, "link", "add", "vm_tap0", "type", "veth", "peer", "name", "vm_tap0p")
+    vsctl(remote, "add-port", BRB, "vm_tap0", "tag=20")
+    result = engine.setup({"red": NETS["red"]}, {}, {**NOCHK, "fullState": True})
+    assert result.kept_in_use == {"green": ["vm_tap0"]}
+    assert sorted(vsctl(remote, "list-br").split()) == sorted([BR0, BRB])
+    assert "blue" not in links(nics_ns) and "green" in links(nics_ns)
+    assert compare(engine.running, ovs_backend.observe()) == []

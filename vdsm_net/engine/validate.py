@@ -5,12 +5,12 @@ Pure: it reads its inputs and raises ``NetworkError`` with vdsm's code (and vdsm
 where §4.3 quotes it, naming the object). Additions of ours, all at the places noted: a bond name
 longer than the kernel's 15 characters (25), legacy and ovs networks on one device (21), a VLAN
 device name over 15 characters (26), and unknown or bad ``custom.bridge_opts`` (21; vdsm finds
-those only while applying). Against hostile input (issue 12): a bootproto other than 'none'/'dhcp' (21); names the
-kernel or the ownership tag cannot hold (27, see ``names``); multicast, loopback, unspecified and
-broadcast addresses and gateways, a prefix 0 off the default route network, and a nameserver
-that is not one address (22); a bridge or VLAN the network would create that exists and is not
-ours (27, 26): an unowned link is never taken over. And vdsm's host QoS rules
-(``qos.check_host_qos``, 21).
+those only while applying). Against hostile input (issue 12): a bootproto other than 'none' or
+'dhcp' (21); names the kernel or the ownership tag cannot hold (27, see ``names``); multicast,
+loopback, unspecified and broadcast addresses and gateways, a prefix 0 off the default route
+network, and a nameserver that is not one address (22); a bridge or VLAN the network would create
+that exists and is not ours (27, 26): an unowned link is never taken over. And vdsm's host QoS
+rules (``qos.check_host_qos``, 21).
 """
 
 from __future__ import annotations

@@ -180,3 +180,19 @@ def test_a_legacy_network_can_follow_an_ovs_one_on_the_same_nic() -> None:
     links = kernel.observe().links
     assert links["red"].kind == "bridge" and links["eth0.10"].master == "red"
     assert BR0 not in links and links["eth0"].master is None
+
+
+def test_full_state_keeps_ovs_networks_whose_bridge_a_vm_uses() -> None:
+    engine, kernel = fresh()
+    engine.setup(OVS_NETS, OVS_BONDS, NOCHK)
+    kernel.add_foreign_link("vnet0", master=BRB)
+    keep = {"red": OVS_NETS["red"], "blue": OVS_NETS["blue"]}
+    result = engine.setup(keep, {}, {**NOCHK, "fullState": True})
+    assert result.kept_in_use == {"green": ["vnet0"]}
+    assert set(engine.running.networks) == {"red", "blue", "green"}
+    assert "bond0" in engine.running.bonds
+    links = kernel.observe().links
+    assert links["green"].master == BRB and links["vnet0"].master == BRB
+    result = engine.setup({"red": OVS_NETS["red"]}, {}, {**NOCHK, "fullState": True})
+    assert result.kept_in_use == {"green": ["vnet0"]}  # blue's bridge has no VM: it goes
+    assert "blue" not in kernel.observe().links and BR0 in kernel.observe().links

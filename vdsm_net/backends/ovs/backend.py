@@ -12,6 +12,7 @@ ovs-vswitchd would keep the kernel interface and its addresses).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,8 @@ from vdsm_net.backends.ovs.ovsdb import Ovsdb, OvsView
 from vdsm_net.model import ops as o
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import KernelState, Link
+
+log = logging.getLogger(__name__)
 
 DATAPATH = "ovs-system"
 SETTLE_BASE = 10.0
@@ -107,13 +110,16 @@ class OvsBackend:
                 t.add_to_transaction(txn, db, op, rows)
 
         try:
-            self.ovsdb.transact(build, size=len(ops))
+            timing = self.ovsdb.transact(build, size=len(ops))
         except KernelError as exc:
             raise KernelError(ops[0].kind, f"{ops[0].describe()} (OVSDB): {exc}") from None
         finally:
             self.netlink.forget_links()  # ovs-vswitchd made or deleted kernel links
         self.ovsdb_writes += len(ops)
+        applied = time.monotonic()
         self._settle(ops)
+        log.debug("OVSDB transaction of %d ops: %s, kernel settled %.3f s later", len(ops),
+                  timing, time.monotonic() - applied)
 
     def _settle(self, ops: list[o.Op]) -> None:
         """Wait until the kernel shows what ovs-vswitchd was asked for: the links it makes with

@@ -9,6 +9,7 @@ of the Bridge and Port rows.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -104,6 +105,19 @@ class Ovsdb:
         with self._lock:
             self._idl.close()
 
+    def wait_change(self, timeout_ms: int) -> bool:
+        """Wait up to ``timeout_ms`` for an update of the replica; whether one came."""
+        with self._lock:
+            seq = self._idl.change_seqno
+            self._idl.run()
+            if self._idl.change_seqno == seq:
+                poller = ovs.poller.Poller()
+                self._idl.wait(poller)
+                poller.timer_wait(timeout_ms)
+                poller.block()
+                self._idl.run()
+            return bool(self._idl.change_seqno != seq)
+
     def root(self) -> Any:
         return next(iter(self._idl.tables["Open_vSwitch"].rows.values()))
 
@@ -131,20 +145,28 @@ class Ovsdb:
 
     def transact(
         self, build: Callable[[Any, Any], object], wait_vswitchd: bool = True, size: int = 1
-    ) -> None:
+    ) -> str:
         """Build one transaction (``build(txn, self)``), commit it, and wait until ovs-vswitchd
         has applied it; raise ``KernelError`` when the database refuses it. ovs-vswitchd gets
-        ``timeout`` plus ``PER_OP`` seconds per op (``size``) to apply it."""
+        ``timeout`` plus ``PER_OP`` seconds per op (``size``) to apply it. Returns where the
+        time went, for the debug log."""
         with self._lock:
+            times = [time.monotonic()]
             self._idl.run()
             txn = ovs.db.idl.Transaction(self._idl)
             build(txn, self)
             if wait_vswitchd:
                 self.root().increment("next_cfg")
+            times.append(time.monotonic())
             status = txn.commit_block()
+            times.append(time.monotonic())
             if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
                 raise KernelError("ovsdb", f"transaction {status}: {txn.get_error() or ''}")
             if wait_vswitchd and status == ovs.db.idl.Transaction.SUCCESS:
                 target = txn.get_increment_new_value()
                 self._wait(lambda: self.root().cur_cfg >= target, "ovs-vswitchd apply",
                            PER_OP * size)
+            times.append(time.monotonic())
+        built, committed, applied = (b - a for a, b in itertools.pairwise(times))
+        return (f"built in {built:.3f} s, committed in {committed:.3f} s, applied by "
+                f"ovs-vswitchd in {applied:.3f} s")

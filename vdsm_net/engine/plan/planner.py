@@ -97,16 +97,21 @@ def reset_nic(seen: Link) -> Link:
 
 
 def in_use_bridges(observed: KernelState, names: Iterable[str]) -> dict[str, list[str]]:
-    """The named bridges that have ports the agent does not own (VM taps), with those ports."""
+    """The named networks whose bridge has ports the agent does not own (VM taps), with those
+    ports: a legacy network's own bridge, an OVS network's (internal port's) OVS bridge."""
     owned = owned_links(observed)
     ports = ports_by_master(observed)
     out: dict[str, list[str]] = {}
     for name in sorted(set(names)):
         link = observed.links.get(name)
+        bridge = None
         if link is not None and link.kind == "bridge":
-            foreign = _foreign_ports(ports, name, owned)
-            if foreign:
-                out[name] = foreign
+            bridge = name
+        elif link is not None and link.kind == "ovs-port":
+            bridge = link.master
+        foreign = _foreign_ports(ports, bridge, owned) if bridge else []
+        if foreign:
+            out[name] = foreign
     return out
 
 

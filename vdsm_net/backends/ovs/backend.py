@@ -7,7 +7,10 @@ system port (a NIC or bond) gets its bridge as ``master`` instead of ``ovs-syste
 bridges and internal ports are the rows' ``external_ids``; the datapath link ``ovs-system`` is
 left out. ``apply_batch`` sends each run of consecutive OVS ops as one OVSDB transaction and the
 other ops to netlink, in order; a port deleted and created again gets two transactions (in one,
-ovs-vswitchd would keep the kernel interface and its addresses).
+ovs-vswitchd would keep the kernel interface and its addresses). New internal ports get their MTU
+(``mtu_request``) in a second transaction right after the one that creates them: in the same
+one, ovs-vswitchd took twice as long to make them (100 ports: 12.2 s against 5.8 s; the MTUs
+alone, afterwards, 0.6 s).
 """
 
 from __future__ import annotations
@@ -103,11 +106,21 @@ class OvsBackend:
         if kind == "netlink":
             self.netlink.apply_batch(ops)
             return
+        mtus = t.port_mtus(ops)
+        self._transact(ops, new_port_mtu=False)
+        if mtus:  # see the module docstring: the new ports' MTUs in a transaction of their own
+            self._transact(mtus, new_port_mtu=True)
+        self.ovsdb_writes += len(ops)
+        applied = time.monotonic()
+        self._settle(ops)
+        log.debug("kernel settled %.3f s after the OVSDB transactions", time.monotonic() - applied)
+
+    def _transact(self, ops: list[o.Op], new_port_mtu: bool) -> None:
         rows: dict[str, Any] = {}
 
         def build(txn: Any, db: Ovsdb) -> None:
             for op in ops:
-                t.add_to_transaction(txn, db, op, rows)
+                t.add_to_transaction(txn, db, op, rows, new_port_mtu)
 
         try:
             timing = self.ovsdb.transact(build, size=len(ops))
@@ -115,11 +128,7 @@ class OvsBackend:
             raise KernelError(ops[0].kind, f"{ops[0].describe()} (OVSDB): {exc}") from None
         finally:
             self.netlink.forget_links()  # ovs-vswitchd made or deleted kernel links
-        self.ovsdb_writes += len(ops)
-        applied = time.monotonic()
-        self._settle(ops)
-        log.debug("OVSDB transaction of %d ops: %s, kernel settled %.3f s later", len(ops),
-                  timing, time.monotonic() - applied)
+        log.debug("OVSDB transaction of %d ops: %s", len(ops), timing)
 
     def _settle(self, ops: list[o.Op]) -> None:
         """Wait until the kernel shows what ovs-vswitchd was asked for: the links it makes with

@@ -53,6 +53,12 @@ def kernel_effects(ops: list[o.Op]) -> tuple[dict[str, int], set[str]]:
     return want, gone
 
 
+def port_mtus(ops: list[o.Op]) -> list[o.Op]:
+    """The MTUs of the internal ports ``ops`` create, as ops of their own (see ``backend``)."""
+    return [o.SetMtu(op.link.name, op.link.mtu) for op in ops
+            if isinstance(op, o.CreateLink) and op.link.kind == "ovs-port" and op.link.mtu]
+
+
 def recreates(op: o.Op, deleted: set[str]) -> bool:
     """Whether ``op`` creates a link that the pending transaction deletes."""
     return isinstance(op, o.CreateLink) and op.link.name in deleted
@@ -156,7 +162,10 @@ def _delete_port(rows: _Rows, name: str, op: o.Op) -> None:
     port.delete()
 
 
-def add_to_transaction(txn: Any, db: Ovsdb, op: o.Op, cache: dict[str, Any]) -> None:
+def add_to_transaction(
+    txn: Any, db: Ovsdb, op: o.Op, cache: dict[str, Any], new_port_mtu: bool = True
+) -> None:
+    """``op``'s rows in ``txn``; a new internal port without its MTU unless ``new_port_mtu``."""
     rows = _Rows(db, cache)
     if isinstance(op, o.CreateLink):
         link = op.link
@@ -166,7 +175,8 @@ def add_to_transaction(txn: Any, db: Ovsdb, op: o.Op, cache: dict[str, Any]) -> 
                               external_ids=_owner(link.tag))
             db.root().addvalue("bridges", bridge)
         else:
-            port = _new_port(txn, rows, link.name, "internal", mtu=link.mtu, mac=link.mac,
+            mtu = link.mtu if new_port_mtu else None
+            port = _new_port(txn, rows, link.name, "internal", mtu=mtu, mac=link.mac,
                              tag=[link.vlan_id] if link.vlan_id is not None else [],
                              external_ids=_owner(link.tag))
             rows.get("Bridge", link.master or "", op).addvalue("ports", port)

@@ -54,7 +54,7 @@ def test_the_package_names_its_dependencies() -> None:
                           capture_output=True, text=True, check=True, timeout=WAIT).stdout
     assert "Package: vdsm-net" in info and "Architecture: all" in info
     for dep in ("python3-pyroute2", "python3-cryptography", "python3-prometheus-client",
-                "iproute2"):
+                "python3-openvswitch", "iproute2"):
         assert dep in info
 
 

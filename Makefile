@@ -23,13 +23,16 @@ venv: $(STAMP)
 # System packages for the kernel tiers (User-Mode Linux, kmod, iproute2) and the daemons the guest
 # runs (dnsmasq, Open vSwitch, etcd). Installs them when root. Services are not started on this
 # machine: the tests start their own daemons inside the guest.
+# The package's own Depends (Debian's libraries): the package tier runs it on them.
+SYSTEM_PYTHON_LIBS := python3-cryptography python3-prometheus-client
 SYSTEM_PACKAGES := user-mode-linux kmod iproute2 libnl-3-dev libnl-route-3-dev pkg-config \
 	busybox dnsmasq-base openvswitch-switch etcd-server graphviz \
-	debhelper dh-python python3-all python3-setuptools
+	debhelper dh-python python3-all python3-setuptools $(SYSTEM_PYTHON_LIBS)
 SYSTEM_COMMANDS := linux.uml modprobe ip busybox dnsmasq ovsdb-server ovs-vswitchd etcd dot \
 	dh pybuild
 deps-system:
 	@missing=; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	for p in $(SYSTEM_PYTHON_LIBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages (missing:$$missing)"; \

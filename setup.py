@@ -9,14 +9,14 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["vdsm_net", "vdsm_net.*", "rpc"]),
     install_requires=[
-        "pyroute2>=0.9,<0.10",
-        "cryptography>=42",
-        "prometheus-client>=0.20",
-        "ovs>=3.1",
+        "cryptography>=38",  # Debian 12 has 38.0.4
+        "prometheus-client>=0.16",  # Debian 12 has 0.16.0
+        "ovs>=3.1",  # Debian 12 has 3.1.0 (python3-openvswitch)
     ],
     extras_require={
         "dev": [
             "pytest>=8",
+            "pyroute2>=0.9,<0.10",  # the kernel tests' oracle and the benchmarks' poker
             "pytest-timeout",
             "hypothesis>=6",
             "stomp.py>=8",

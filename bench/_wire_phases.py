@@ -9,7 +9,6 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
 
 from bench._kernel_work import fresh_netns, ip, removal, request
 from bench._wire_proc import thread_cpu_seconds
@@ -73,7 +72,7 @@ def caps_phases(ns: str, repeat: int) -> dict[str, float]:
     try:
         api = HostApi(Engine(backend, running=adopt(backend.observe()),
                              host_nameservers=host_nameservers))
-        caps: dict[str, Any] = api.get_capabilities()
+        caps = api.get_capabilities()
         body = json.dumps(caps)
         state = backend.observe()
         running = api.engine.running

@@ -30,9 +30,9 @@ from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
 from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
+from tests.common.pyroute2_socket import Pyroute2Socket
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
-from vdsm_net.backends.netlink.worker import NetlinkWorker
 from vdsm_net.drift.monitor import DriftMonitor, DriftReport, Poke
 from vdsm_net.engine.engine import Engine
 from vdsm_net.verbs.api import HostApi
@@ -77,7 +77,7 @@ class Stamp:
 
 def run(netns: str, changes: int, pki: Path) -> int:
     backend = NetlinkBackend(netns)
-    poker = NetlinkWorker(netns)  # the "administrator": its own netlink socket in the namespace
+    poker = Pyroute2Socket(netns)  # the "administrator": its own netlink socket in the namespace
     engine = Engine(backend)
     engine.setup(NETWORKS, {}, {"connectivityCheck": False})
     index = poker.call(lambda ipr: ipr.link_lookup(ifname="net1")[0])

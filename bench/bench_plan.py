@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.plan.planner import diff
 from vdsm_net.engine.render import render, source_table
 from vdsm_net.model.desired import Bond, Network, RunningConfig

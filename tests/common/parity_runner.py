@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from tests.common.parity_scenarios import NICS, Foreign, Scenario, Step
 from vdsm_net.backends.base import Backend
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import NetworkError
 from vdsm_net.model.kernel import KernelState, Link

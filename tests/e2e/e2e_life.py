@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 import pytest
 
 from rpc.client import ClientError
+from tests.common.pyroute2_socket import Pyroute2Socket
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
 from vdsm_net.backends.killswitch import KILL_AT_WRITE_ENV
-from vdsm_net.backends.netlink.worker import NetlinkWorker
 from vdsm_net.engine.adopt import tag_fields
 
 MGMT = "ovirtmgmt"
@@ -121,16 +121,16 @@ class ObjectCounter:
     UML)."""
 
     def __init__(self, ns: str) -> None:
-        self.worker = NetlinkWorker(ns)
+        self.pyroute2 = Pyroute2Socket(ns)
 
     def __call__(self) -> Created:
-        return self.worker.call(_created)
+        return self.pyroute2.call(_created)
 
     def __enter__(self) -> ObjectCounter:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.worker.close()
+        self.pyroute2.close()
 
 
 def tagged_networks(ns: str) -> set[str]:

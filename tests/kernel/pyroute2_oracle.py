@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from vdsm_net.backends.netlink.codec import (
+from vdsm_net.backends.netlink.rtnl.codec import (
     BRIDGE_OPTIONS,
     DEFAULT_RULE_PRIORITIES,
     IFA_F_PERMANENT,

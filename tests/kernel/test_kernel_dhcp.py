@@ -17,6 +17,7 @@ from vdsm_net.dynamic.dhcp import DhcpManager
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.kernel import MAIN_TABLE, KernelState
 from vdsm_net.verbs.caps import network_caps
+from vdsm_net.verbs.shapes import NetworkCaps
 
 NO_CHECK = {"connectivityCheck": False}
 POOL = "192.0.2."
@@ -84,7 +85,7 @@ def setup(engine: Engine, manager: DhcpManager, nets: dict[str, object]) -> bool
     return manager.apply(engine.running, blocking=list(nets), timeout=30)
 
 
-def caps(engine: Engine) -> dict[str, object]:
+def caps(engine: Engine) -> NetworkCaps:
     state = engine.backend.observe()
     return network_caps(state, engine.running, engine.backend.nic_facts, [], False)
 
@@ -102,7 +103,7 @@ def test_dhcp_network_gets_its_lease_and_default_route(
     assert addr.startswith(POOL) and addr.endswith("/24")
     defaults = [r for r in state.routes if r.is_default and r.family == 4]
     assert [(r.oif, r.gateway, r.table) for r in defaults] == [(top, "192.0.2.1", MAIN_TABLE)]
-    net = caps(engine)["networks"]["dnet"]  # type: ignore[index]
+    net = caps(engine)["networks"]["dnet"]
     assert net["dhcpv4"] is True and net["ipv4defaultroute"] is True
     assert net["addr"] == addr.split("/")[0] and net["gateway"] == "192.0.2.1"
     lease = manager.leases()[top]
@@ -144,7 +145,7 @@ def test_non_default_dhcp_network_uses_its_source_table_and_rules(
         ("0.0.0.0/0", "192.0.2.1", table), ("192.0.2.0/24", None, table)}
     assert {(r.src, r.dst) for r in state.rules if r.table == table} == {
         ("192.0.2.0/24", None), (None, "192.0.2.0/24")}
-    net = caps(engine)["networks"]["dnet"]  # type: ignore[index]
+    net = caps(engine)["networks"]["dnet"]
     assert net["gateway"] == "192.0.2.1" and net["ipv4defaultroute"] is False
 
     # switching to static leaves no lease, route, rule or client behind
@@ -176,7 +177,7 @@ def test_ipv6_autoconf_address_appears_and_survives_a_setup(
     assert until(lambda: bool(slaac()), 30)
     engine.setup({"x": {"nic": "dummy_1", "bridged": False}}, {}, NO_CHECK)
     assert slaac()
-    assert caps(engine)["networks"]["v6"]["ipv6autoconf"] is True  # type: ignore[index]
+    assert caps(engine)["networks"]["v6"]["ipv6autoconf"] is True
 
 
 def _v6(engine: Engine, dev: str, prefix: str = "2001:db8:1:") -> list[str]:
@@ -203,7 +204,7 @@ def test_dhcpv6_network_gets_its_lease_and_removal_releases_it(
     [held] = [a for a in engine.backend.observe().addresses_of(top)
               if a.address == lease["address"]]
     assert held.dynamic  # held with the lease's lifetimes, not as a static address
-    net = caps(engine)["networks"]["d6"]  # type: ignore[index]
+    net = caps(engine)["networks"]["d6"]
     assert net["dhcpv6"] is True and lease["address"] in net["ipv6addrs"]
     assert manager.poll() is True
 

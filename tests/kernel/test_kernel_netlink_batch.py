@@ -13,13 +13,13 @@ import pytest
 
 from tests.common.iproute import ip
 from tests.common.parity_scenarios import SCENARIOS
+from tests.common.pyroute2_socket import Pyroute2Socket
 from tests.kernel import pyroute2_oracle as obs
 from tests.kernel.conftest import NetlinkWorld
 from tests.kernel.test_kernel_faults import fault_points, snapshot
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.bondopts import read_bond_options
-from vdsm_net.backends.netlink.worker import NetlinkWorker
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model import ops as o
 from vdsm_net.model.errors import KernelError
@@ -57,14 +57,11 @@ def _rich_state(ns: str) -> None:
 
 
 def _pyroute2_state(ns: str, sysfs: Any) -> KernelState:
-    worker = NetlinkWorker(ns)
-    try:
-        links, addrs, routes, rules = worker.call(lambda ipr: (
+    with Pyroute2Socket(ns) as pyroute2:
+        links, addrs, routes, rules = pyroute2.call(lambda ipr: (
             list(ipr.get_links()), list(ipr.get_addr()), list(ipr.get_routes(family=2))
             + list(ipr.get_routes(family=10)), list(ipr.get_rules(family=2))
             + list(ipr.get_rules(family=10))))
-    finally:
-        worker.close()
     names = {m["index"]: m.get("IFLA_IFNAME") for m in links}
     return KernelState(
         links=obs.parse_links(links, lambda bond: read_bond_options(sysfs, bond)),

@@ -13,7 +13,7 @@ def make_backend(
     ``ovsdb`` the OVSDB remote of the real kernel's Open vSwitch, or ``ovs_rundir`` where its
     daemons run (started there, database created, when they are not running)."""
     if kind == "memory":
-        from vdsm_net.backends.memory import MemoryKernel
+        from vdsm_net.backends.memory.kernel import MemoryKernel
 
         return MemoryKernel(nics=[n for n in nics.split(",") if n])
     if ovs_rundir is not None and kind != "memory":

@@ -12,7 +12,8 @@ from typing import Any
 
 from vdsm_net.verbs import api
 from vdsm_net.verbs.api import HostApi
-from vdsm_net.verbs.schema import RESULTS, Check, MapOf, Shape
+from vdsm_net.verbs.schema import RESULTS, MapOf, Shape
+from vdsm_net.verbs.shapes import Check
 
 # what a JSON template shows for a parameter of each type
 _TEMPLATES: dict[str, Any] = {"object": {}, "string": "", "boolean": False, "number": 0,
@@ -79,7 +80,7 @@ def _json_type(hint: Any) -> str:
 
 def _shape_text(spec: Any) -> str:
     if isinstance(spec, Shape):
-        return "{" + ", ".join(sorted(spec.fields)) + (", ..." if spec.open else "") + "}"
+        return "{" + ", ".join(sorted(spec.fields)) + "}"
     if isinstance(spec, Check):
         return spec.name
     if isinstance(spec, MapOf):

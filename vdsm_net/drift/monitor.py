@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Final, NotRequired, Protocol, TypedDict
 
 from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine
@@ -32,7 +32,7 @@ from vdsm_net.model.kernel import KernelState
 log = logging.getLogger(__name__)
 
 MODES = ("off", "report", "enforce")
-CAPS_KEY = "driftReport"
+CAPS_KEY: Final = "driftReport"
 QUIET = 0.03  # seconds without events before a compare
 MAX_DELAY = 0.1  # ... but never later than this after the first relevant event
 INTERVAL = 60.0  # the periodic full compare
@@ -45,6 +45,16 @@ def scope_of(running: RunningConfig) -> frozenset[str]:
 
 # ---- the policy ---------------------------------------------------------------------------
 
+class DriftWire(TypedDict):
+    """The ``driftReport`` extension key of the capabilities (part of ``verbs.shapes``)."""
+
+    mode: str
+    drift: list[str]
+    repaired: list[str]
+    checkedAt: int
+    error: NotRequired[str]
+
+
 @dataclass(frozen=True)
 class DriftReport:
     mode: str
@@ -53,9 +63,9 @@ class DriftReport:
     error: str = ""  # why a repair failed
     checked_at: float = 0.0  # time.time() of the compare
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> DriftWire:
         """The ``driftReport`` extension key of the capabilities."""
-        out: dict[str, Any] = {
+        out: DriftWire = {
             "mode": self.mode, "drift": list(self.drift), "repaired": list(self.repaired),
             "checkedAt": int(self.checked_at),
         }

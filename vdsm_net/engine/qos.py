@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from vdsm_net.model.desired import Curve, HostQos, Network, RunningConfig
 from vdsm_net.model.errors import ERR_BAD_PARAMS, NetworkError
@@ -33,6 +33,31 @@ CURVE_KEYS = ("m1", "d", "m2")
 LS_SCALE = 8  # vdsm: a link share is set as share * 8 and reported divided by 8
 MAX_BYTES_RATE = 0xFFFFFFFF  # the kernel's tc_service_curve holds bytes/s in a u32
 MAX_RATE = MAX_BYTES_RATE * 8
+
+
+class CurveReport(TypedDict):
+    m1: int
+    d: int
+    m2: int
+
+
+class QosOutReport(TypedDict):
+    ls: CurveReport
+    ul: NotRequired[CurveReport]
+    rt: NotRequired[CurveReport]
+
+
+class HostQosReport(TypedDict):
+    """``hostQos`` as caps report it (part of the verbs' schema, ``verbs.shapes``)."""
+
+    out: QosOutReport
+
+
+class DeviceQosReport(TypedDict):
+    """One entry of ``nics|bondings[dev].qos``."""
+
+    hostQos: HostQosReport
+    vlan: int
 
 
 def _fail(name: str, message: str) -> NetworkError:
@@ -149,38 +174,46 @@ def render_tc(networks: Iterable[Network]) -> frozenset[TcObject]:
     return frozenset(out)
 
 
-def _wire_curve(curve: Curve, scale: int) -> dict[str, int]:
+def _wire_curve(curve: Curve, scale: int) -> CurveReport:
     return {"m1": curve.m1 // scale, "d": curve.d, "m2": curve.m2 // scale}
 
 
-def _reported(cls: TcClass) -> dict[str, Any]:
-    return {"out": {k: _wire_curve(c, LS_SCALE if k == "ls" else 1)
-                    for k, c in cls.curves.items()}}
+def _reported(cls: TcClass | None) -> HostQosReport | None:
+    """None for no class, or one without a link share (which vdsm's hostQos always has)."""
+    if cls is None or cls.ls is None:
+        return None
+    out: QosOutReport = {"ls": _wire_curve(cls.ls, LS_SCALE)}
+    if cls.ul is not None:
+        out["ul"] = _wire_curve(cls.ul, 1)
+    if cls.rt is not None:
+        out["rt"] = _wire_curve(cls.rt, 1)
+    return {"out": out}
 
 
 def _classes(tc: Iterable[TcObject]) -> dict[tuple[str, int], TcClass]:
     return {(o.dev, o.minor): o for o in tc if isinstance(o, TcClass)}
 
 
-def report(net: Network, tc: Iterable[TcObject]) -> dict[str, Any] | None:
+def report(net: Network, tc: Iterable[TcObject]) -> HostQosReport | None:
     """A network's ``hostQos`` as the kernel holds it (vdsm reports tc's classes), or None."""
     if net.base is None or net.host_qos is None:
         return None
-    cls = _classes(tc).get((net.base, minor_of(net)))
-    return None if cls is None else _reported(cls)
+    return _reported(_classes(tc).get((net.base, minor_of(net))))
 
 
-def device_report(networks: Iterable[Network], tc: Iterable[TcObject]) -> dict[str, list[Any]]:
+def device_report(
+    networks: Iterable[Network], tc: Iterable[TcObject]
+) -> dict[str, list[DeviceQosReport]]:
     """``nics|bondings[dev].qos``: ``[{hostQos, vlan}]`` per device with QoS networks
     (``vlan`` -1 when untagged), in VLAN order."""
     classes = _classes(tc)
-    out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    out: dict[str, list[tuple[int, DeviceQosReport]]] = {}
     for net in networks:
-        cls = classes.get((net.base, minor_of(net))) if net.base else None
-        if cls is None or net.base is None or net.host_qos is None:
+        reported = _reported(classes.get((net.base, minor_of(net)))) if net.base else None
+        if reported is None or net.base is None or net.host_qos is None:
             continue
         vlan = -1 if net.vlan is None else net.vlan
-        out.setdefault(net.base, []).append((vlan, {"hostQos": _reported(cls), "vlan": vlan}))
+        out.setdefault(net.base, []).append((vlan, {"hostQos": reported, "vlan": vlan}))
     return {dev: [e for _v, e in sorted(items, key=lambda i: i[0])] for dev, items in out.items()}
 
 

@@ -17,10 +17,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from vdsm_net.backends.netns import enter_netns
-from vdsm_net.lldp.tlv import ETH_P_LLDP, LLDP_MULTICAST, Lldpdu, decode
+from vdsm_net.lldp.tlv import ETH_P_LLDP, LLDP_MULTICAST, Lldpdu, LldpReport, LldpTlv, decode
 
 log = logging.getLogger(__name__)
 
@@ -134,24 +133,24 @@ class LldpReceiver:
         with self._lock:
             return frozenset(self._socks)
 
-    def report(self, devices: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    def report(self, devices: Iterable[str] | None = None) -> LldpReport:
         """vdsm's ``{dev: {"enabled": bool, "tlvs": [...]}}`` for the devices (all NICs the
         receiver listens on when None)."""
         now = self._clock()
         with self._lock:
             names = sorted(self._socks) if devices is None else list(devices)
-            out: dict[str, dict[str, Any]] = {}
+            out: LldpReport = {}
             for name in names:
                 seen = self._frames.get(name)
                 if seen is not None and seen[1] <= now:
                     del self._frames[name]
                     seen = None
-                tlvs = [dict(t, properties=dict(t["properties"])) for t in seen[0].tlvs] \
-                    if seen else []
+                tlvs: list[LldpTlv] = [{**t, "properties": dict(t["properties"])}
+                                       for t in seen[0].tlvs] if seen else []
                 out[name] = {"enabled": name in self._socks, "tlvs": tlvs}
             return out
 
 
-def disabled_report(devices: Iterable[str]) -> dict[str, dict[str, Any]]:
+def disabled_report(devices: Iterable[str]) -> LldpReport:
     """The answer where no receiver runs: every device ``enabled: false``, no TLVs."""
     return {name: {"enabled": False, "tlvs": []} for name in devices}

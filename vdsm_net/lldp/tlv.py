@@ -14,7 +14,7 @@ import ipaddress
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 ETH_P_LLDP = 0x88CC
 LLDP_MULTICAST = bytes.fromhex("0180c200000e")
@@ -34,11 +34,30 @@ BASIC_NAMES = {1: "Chassis ID", 2: "Port ID", 3: "Time to Live", 4: "Port Descri
                8: "Management Address"}
 
 
+class LldpTlv(TypedDict):
+    """One TLV in vdsm's shape (part of the verbs' schema, ``verbs.shapes``)."""
+
+    type: int
+    name: str
+    oui: NotRequired[int]
+    subtype: NotRequired[int]
+    properties: dict[str, str]
+
+
+class LldpDevice(TypedDict):
+    enabled: bool
+    tlvs: list[LldpTlv]
+
+
+LldpReport = dict[str, LldpDevice]
+"""``Host.getLldp``: per device."""
+
+
 @dataclass(frozen=True)
 class Lldpdu:
     """One decoded LLDPDU: its TLVs in vdsm's shape, and its time to live in seconds."""
 
-    tlvs: tuple[dict[str, Any], ...]
+    tlvs: tuple[LldpTlv, ...]
     ttl: int
 
 
@@ -126,7 +145,7 @@ BASIC: dict[int, Callable[[bytes], dict[str, str]]] = {
 }
 
 
-def _tlv(kind: int, body: bytes) -> dict[str, Any]:
+def _tlv(kind: int, body: bytes) -> LldpTlv:
     if kind == 127:
         oui, subtype = int.from_bytes(body[:3], "big"), body[3]
         name, decode = ORG.get((oui, subtype), ("Unidentified Org Specific",
@@ -144,7 +163,7 @@ def decode(frame: bytes) -> Lldpdu | None:
     if len(frame) < 14 or struct.unpack_from("!H", frame, 12)[0] != ETH_P_LLDP:
         return None
     off, ttl = 14, 0
-    tlvs: list[dict[str, Any]] = []
+    tlvs: list[LldpTlv] = []
     while off + 2 <= len(frame) and len(tlvs) < MAX_TLVS:
         head = struct.unpack_from("!H", frame, off)[0]
         kind, length = head >> 9, head & 0x1FF

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rpc.jsonrpc import CallContext, RpcError
 from vdsm_net.drift.monitor import CAPS_KEY as DRIFT_CAPS_KEY
@@ -20,6 +20,7 @@ from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine, OnApplied, SetupResult
 from vdsm_net.engine.validate import visible_nics
 from vdsm_net.lldp.receiver import LldpReceiver
+from vdsm_net.lldp.tlv import LldpReport
 from vdsm_net.model.desired import RunningConfig
 from vdsm_net.model.errors import ERR_HOOK, ERR_UNAVAILABLE, NetworkError
 from vdsm_net.model.kernel import KernelState
@@ -36,11 +37,19 @@ from vdsm_net.verbs.hooks import (
 )
 from vdsm_net.verbs.hostinfo import HostInfo
 from vdsm_net.verbs.lldp import get_lldp
+from vdsm_net.verbs.shapes import (
+    Caps,
+    CheckReport,
+    HostStats,
+    NetworkCaps,
+    NetworkStatistics,
+    Plan,
+    SetupDone,
+)
 from vdsm_net.verbs.stats import host_stats, network_statistics
 
 log = logging.getLogger(__name__)
 
-DONE = {"code": 0, "message": "Done"}
 INVALID_PARAMS = -32602
 HOST_CONN_EVENT = "|net|host_conn|no_id"
 
@@ -131,14 +140,14 @@ class HostApi:
         register("Host.getLldp", self.get_lldp)
 
     # -- liveness --------------------------------------------------------------------------
-    def ping(self) -> bool:
+    def ping(self) -> Literal[True]:
         self.connectivity.confirm()
         return True
 
-    def ping2(self) -> bool:
+    def ping2(self) -> Literal[True]:
         return True
 
-    def confirm_connectivity(self) -> bool:
+    def confirm_connectivity(self) -> Literal[True]:
         self.connectivity.confirm()
         return True
 
@@ -149,7 +158,7 @@ class HostApi:
 
     def setup_networks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> SetupDone:
         networks, bondings, options = _request_params(networks, bondings, options)
         self._exclusive()
         try:
@@ -159,7 +168,7 @@ class HostApi:
                 self.net_config_dirty = False
             if result.changed:
                 self.emit_host_conn()
-            out = dict(DONE)
+            out: SetupDone = {"code": 0, "message": "Done"}
             if result.kept_in_use:
                 out["keptInUse"] = result.kept_in_use
             return out
@@ -243,7 +252,7 @@ class HostApi:
         except Exception:
             log.exception("%s hooks failed", hook)
 
-    def set_safe_network_config(self) -> bool:
+    def set_safe_network_config(self) -> Literal[True]:
         self._exclusive()
         try:
             self.engine.set_safe()
@@ -254,12 +263,12 @@ class HostApi:
 
     def plan_networks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Plan:
         """Extension: the ordered plan ``setupNetworks`` would apply, applying nothing."""
         plan = self.engine.plan(*_request_params(networks, bondings, options))
         return {"plan": plan_to_json(plan)}
 
-    def check_networks(self) -> dict[str, Any]:
+    def check_networks(self) -> CheckReport:
         """Extension: the running config against the kernel, by the engine's comparator. One
         line per differing attribute; an empty list when they match."""
         snap = self.engine.snapshot()
@@ -269,7 +278,7 @@ class HostApi:
                 "networks": sorted(running.networks)}
 
     # -- reports ---------------------------------------------------------------------------
-    def _network_caps(self, state: KernelState) -> dict[str, Any]:
+    def _network_caps(self, state: KernelState) -> NetworkCaps:
         caps = network_caps(
             state, self.engine.running, self.engine.backend.nic_facts,
             host_nameservers(), self.net_config_dirty,
@@ -278,28 +287,26 @@ class HostApi:
             caps[DRIFT_CAPS_KEY] = self.drift.report.to_wire()
         return caps
 
-    def get_network_capabilities(self) -> dict[str, Any]:
+    def get_network_capabilities(self) -> NetworkCaps:
         return self._network_caps(self.engine.backend.observe())
 
-    def get_capabilities(self, ctx: CallContext | None = None) -> dict[str, Any]:
+    def get_capabilities(self, ctx: CallContext | None = None) -> Caps:
         state = self.engine.backend.observe()
-        caps = self.host.capabilities()
-        caps.update(self._network_caps(state))
-        caps["hooks"] = self.hooks.inventory()
-        caps["lastClientIface"] = last_client_iface(state, ctx)
-        return caps
+        return {**self.host.capabilities(), **self._network_caps(state),
+                "hooks": self.hooks.inventory(),
+                "lastClientIface": last_client_iface(state, ctx)}
 
-    def get_network_statistics(self) -> dict[str, Any]:
+    def get_network_statistics(self) -> NetworkStatistics:
         """Per-link counters and the drop totals, which, unlike vdsm's, are not swapped."""
         return network_statistics(self.engine.backend.observe(), self.engine.backend.nic_facts)
 
-    def get_stats(self) -> dict[str, Any]:
+    def get_stats(self) -> HostStats:
         """The network part of vdsm's HostStats: the network map, string totals, dirtiness."""
         return host_stats(
             self.engine.backend.observe(), self.engine.backend.nic_facts, self.net_config_dirty
         )
 
-    def get_lldp(self, filter: Any = None) -> dict[str, Any]:
+    def get_lldp(self, filter: Any = None) -> LldpReport:
         """LLDP TLVs per device, receive only (all NICs when no devices are named)."""
         state = self.engine.backend.observe(stats=False)
         return get_lldp(self.lldp, visible_nics(state), filter)

@@ -10,14 +10,25 @@ from __future__ import annotations
 import ipaddress
 import socket
 from functools import cache
-from typing import Any
+from typing import TypeVar
 
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.engine.qos import device_report, report
 from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Network, RunningConfig
 from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route
-from vdsm_net.verbs.caps_ovs import ovs_network, ovs_shadows
+from vdsm_net.verbs.caps_ovs import ovs_bridged, ovs_bridgeless, ovs_shadows
+from vdsm_net.verbs.shapes import (
+    BondCaps,
+    BridgeCaps,
+    BridgedNetCaps,
+    BridgelessNetCaps,
+    DevInfo,
+    NetworkCaps,
+    NicCaps,
+    OnOff,
+    VlanCaps,
+)
 from vdsm_net.verbs.stats import Facts, link_facts
 
 HIDDEN_NIC_PREFIXES = ("w", "usb")
@@ -75,8 +86,10 @@ class CapsIndex:
         return route.gateway, route.table == MAIN_TABLE
 
 
-def devinfo(index: CapsIndex, link: Link, net: Network | None = None) -> dict[str, Any]:
-    """The fields common to every nic, bond, vlan, bridge and network entry."""
+def devinfo(index: CapsIndex, link: Link, net: Network | None = None) -> DevInfo:
+    """The fields common to every nic, bond, vlan, bridge and network entry, unpacked into each
+    (``{**devinfo(..), ..}``). Where the entry has optional keys, mypy's extra checks cannot
+    know that none of them rides in the unpacked dict: hence the ``typeddict-item`` ignores."""
     addrs = index.addresses(link.name)
     v4 = [a.address for a in addrs if a.family == 4]
     v6 = [a.address for a in addrs if a.family == 6]
@@ -104,12 +117,13 @@ def devinfo(index: CapsIndex, link: Link, net: Network | None = None) -> dict[st
     }
 
 
-def _nic(
-    index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None
-) -> dict[str, Any]:
-    out = devinfo(index, link, top_net)
-    out["hwaddr"] = link.mac or ""
-    out["speed"] = facts.speed
+def _stp(link: Link) -> OnOff:
+    return "on" if link.stp else "off"
+
+
+def _nic(index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None) -> NicCaps:
+    out: NicCaps = {**devinfo(index, link, top_net),  # type: ignore[typeddict-item]
+                    "hwaddr": link.mac or "", "speed": facts.speed}
     master = index.state.links.get(link.master) if link.master else None
     if master is not None and master.kind == "bond":
         out["permhwaddr"] = link.perm_mac or link.mac or ""
@@ -118,44 +132,60 @@ def _nic(
 
 def _bond(
     index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None, switch: str
-) -> dict[str, Any]:
-    out = devinfo(index, link, top_net)
-    out.update(
-        hwaddr=link.mac or "",
-        slaves=index.ports(link.name),
-        active_slave=link.active_slave or "",
-        opts=dict(link.bond_options) or {"mode": "0"},
-        switch=switch,
-        speed=facts.speed,
-    )
-    return out
+) -> BondCaps:
+    return {
+        **devinfo(index, link, top_net),  # type: ignore[typeddict-item]
+        "hwaddr": link.mac or "",
+        "slaves": index.ports(link.name),
+        "active_slave": link.active_slave or "",
+        "opts": dict(link.bond_options) or {"mode": "0"},
+        "switch": switch,
+        "speed": facts.speed,
+    }
 
 
-def _bridge(index: CapsIndex, link: Link, top_net: Network | None) -> dict[str, Any]:
-    out = devinfo(index, link, top_net)
+def _vlan(index: CapsIndex, link: Link, top_net: Network | None) -> VlanCaps:
+    return {**devinfo(index, link, top_net), "iface": link.vlan_base or "",
+            "vlanid": link.vlan_id or 0}
+
+
+def _bridge(index: CapsIndex, link: Link, top_net: Network | None) -> BridgeCaps:
     opts = dict(bridgeopts.BRIDGE_DEFAULTS)
     opts.update(dict(link.bridge_opts))
     opts["stp_state"] = "1" if link.stp else "0"
-    out.update(ports=index.ports(link.name), stp="on" if link.stp else "off", opts=opts)
-    return out
+    return {**devinfo(index, link, top_net), "ports": index.ports(link.name),
+            "stp": _stp(link), "opts": opts}
 
 
-def _network(index: CapsIndex, net: Network) -> dict[str, Any] | None:
+def _network(index: CapsIndex, net: Network) -> BridgedNetCaps | BridgelessNetCaps | None:
     top = net.top
     link = index.state.links.get(top) if top else None
     if top is None or link is None:
         return None
-    out = devinfo(index, link, net)
     if net.ovs:
-        return ovs_network(out, net)
-    out.update(bridged=net.bridged, iface=top, switch=net.switch)
-    south = net.southbound
+        info = devinfo(index, link, net)
+        if net.bridged:
+            return _net_extras(ovs_bridged(info, net), index, net)
+        return _net_extras(ovs_bridgeless(info, net), index, net)
     if net.bridged:
+        south = net.southbound
         ports = index.ports(top)
-        out.update(ports=ports, stp="on" if link.stp else "off")
-        out["southbound"] = south if south in ports else None
-    else:
-        out.update(interface=top, southbound=south)
+        bridged: BridgedNetCaps = {
+            **devinfo(index, link, net),  # type: ignore[typeddict-item]
+            "bridged": True, "iface": top, "switch": net.switch, "ports": ports,
+            "stp": _stp(link), "southbound": south if south in ports else None}
+        return _net_extras(bridged, index, net)
+    bridgeless: BridgelessNetCaps = {
+        **devinfo(index, link, net),  # type: ignore[typeddict-item]
+        "bridged": False, "iface": top, "switch": net.switch, "interface": top,
+        "southbound": top}  # bridgeless, the top device is the southbound one
+    return _net_extras(bridgeless, index, net)
+
+
+NetT = TypeVar("NetT", BridgedNetCaps, BridgelessNetCaps)
+
+
+def _net_extras(out: NetT, index: CapsIndex, net: Network) -> NetT:
     if net.vlan is not None:
         out["vlanid"] = net.vlan
     qos = report(net, index.state.tc)
@@ -178,14 +208,14 @@ def network_caps(
     facts: Facts,
     nameservers: list[str],
     dirty: bool,
-) -> dict[str, Any]:
+) -> NetworkCaps:
     """``Host.getNetworkCapabilities``: networks, bridges, nics, vlans, bondings and the rest."""
     index = CapsIndex(state)
     tops = {net.top: net for net in running.networks.values() if net.top}
-    nics: dict[str, Any] = {}
-    bonds: dict[str, Any] = {}
-    vlans: dict[str, Any] = {}
-    bridges: dict[str, Any] = {}
+    nics: dict[str, NicCaps] = {}
+    bonds: dict[str, BondCaps] = {}
+    vlans: dict[str, VlanCaps] = {}
+    bridges: dict[str, BridgeCaps] = {}
     for name in sorted(state.links):
         link = state.links[name]
         top_net = tops.get(name)
@@ -196,14 +226,14 @@ def network_caps(
             switch = bond.switch if bond is not None else "legacy"
             bonds[name] = _bond(index, link, link_facts(facts, name), top_net, switch)
         elif link.kind == "vlan":
-            vlans[name] = devinfo(index, link, top_net)
-            vlans[name].update(iface=link.vlan_base or "", vlanid=link.vlan_id or 0)
+            vlans[name] = _vlan(index, link, top_net)
         elif link.kind == "bridge" and name != ";vdsmdummy;":
             bridges[name] = _bridge(index, link, top_net)
     for dev, qos in device_report(running.networks.values(), state.tc).items():
-        entry = nics.get(dev) or bonds.get(dev)
-        if entry is not None:
-            entry["qos"] = qos
+        if dev in nics:
+            nics[dev]["qos"] = qos
+        elif dev in bonds:
+            bonds[dev]["qos"] = qos
     networks = {}
     for name in sorted(running.networks):
         net = running.networks[name]
@@ -225,5 +255,5 @@ def network_caps(
         "bondings": bonds,
         "nameservers": list(nameservers),
         "supportsIPv6": supports_ipv6(),
-        "netConfigDirty": str(bool(dirty)),
+        "netConfigDirty": "True" if dirty else "False",
     }

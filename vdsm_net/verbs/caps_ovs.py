@@ -10,40 +10,48 @@ The OVS bridges and internal ports themselves are listed nowhere.
 
 from __future__ import annotations
 
-from typing import Any
-
 from vdsm_net.model.desired import Network
 from vdsm_net.model.kernel import Link
+from vdsm_net.verbs.shapes import (
+    BridgeCaps,
+    BridgedNetCaps,
+    BridgelessNetCaps,
+    DevInfo,
+    VlanCaps,
+)
 
 
-def ovs_network(info: dict[str, Any], net: Network) -> dict[str, Any]:
-    """``networks[net]``, from ``info`` (the devinfo fields of the network's internal port)."""
-    south = net.southbound
-    out = dict(info, bridged=net.bridged, switch="ovs")
-    if net.bridged:
-        out.update(iface=net.name, ports=[south] if south else [], stp="off", southbound=south)
-    else:
-        out.update(iface=south or net.name, interface=south or net.name, southbound=south or "")
-    if net.vlan is not None:
-        out["vlanid"] = net.vlan
-    if net.host_qos is not None:
-        out["hostQos"] = net.host_qos
-    return out
+def _ports(net: Network) -> list[str]:
+    return [net.southbound] if net.southbound else []
+
+
+def ovs_bridged(info: DevInfo, net: Network) -> BridgedNetCaps:
+    """``networks[net]`` of a bridged OVS network, from ``info`` (its internal port's fields)."""
+    return {**info, "bridged": True, "iface": net.name,  # type: ignore[typeddict-item]
+            "switch": "ovs", "ports": _ports(net), "stp": "off", "southbound": net.southbound}
+
+
+def ovs_bridgeless(info: DevInfo, net: Network) -> BridgelessNetCaps:
+    """``networks[net]`` of a bridgeless OVS network (its iface the southbound name)."""
+    top = net.southbound or net.name
+    return {**info, "bridged": False, "iface": top,  # type: ignore[typeddict-item]
+            "switch": "ovs", "interface": top, "southbound": net.southbound or ""}
 
 
 def ovs_shadows(
-    info: dict[str, Any], blank: dict[str, Any], net: Network, port: Link
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    info: DevInfo, blank: DevInfo, net: Network, port: Link
+) -> tuple[dict[str, BridgeCaps], dict[str, VlanCaps]]:
     """The shadow ``bridges`` and ``vlans`` entries of one OVS network (each map by name).
 
     ``blank`` holds the devinfo fields of a device without IP: the VLAN of a bridged network
     carries no IP in vdsm's picture, the bridge (or a bridgeless network's VLAN) does."""
-    bridges: dict[str, Any] = {}
-    vlans: dict[str, Any] = {}
+    bridges: dict[str, BridgeCaps] = {}
+    vlans: dict[str, VlanCaps] = {}
     south = net.southbound
     if net.bridged:
-        bridges[net.name] = dict(info, ports=[south] if south else [], stp="off", opts={})
+        bridges[net.name] = {**info, "ports": _ports(net), "stp": "off", "opts": {}}
     if net.vlan is not None and south is not None and net.base is not None:
         vlan_info = blank if net.bridged else info
-        vlans[south] = dict(vlan_info, mtu=str(port.mtu), iface=net.base, vlanid=net.vlan)
+        vlans[south] = {**vlan_info, "mtu": str(port.mtu), "iface": net.base,
+                        "vlanid": net.vlan}
     return bridges, vlans

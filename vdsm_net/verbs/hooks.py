@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vdsm_net.verbs.shapes import HookScript
+
 log = logging.getLogger(__name__)
 
 BEFORE_NETWORK_SETUP = "before_network_setup"
@@ -88,9 +90,9 @@ class Hooks:
             return []
         return [p for p in entries if _is_script(p)]
 
-    def inventory(self) -> dict[str, dict[str, dict[str, str]]]:
+    def inventory(self) -> dict[str, dict[str, HookScript]]:
         """``{<hook dir>: {<script>: {"checksum": <sha256 hex>}}}`` for getCapabilities."""
-        out: dict[str, dict[str, dict[str, str]]] = {}
+        out: dict[str, dict[str, HookScript]] = {}
         if self.root is None:
             return out
         try:
@@ -98,7 +100,7 @@ class Hooks:
         except OSError:
             return out
         for directory in dirs:
-            found: dict[str, dict[str, str]] = {}
+            found: dict[str, HookScript] = {}
             for script in self.scripts(directory.name):
                 with contextlib.suppress(OSError):
                     found[script.name] = {"checksum": _sha256(script)}

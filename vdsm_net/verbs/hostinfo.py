@@ -23,9 +23,19 @@ import platform
 import re
 import uuid
 from pathlib import Path
-from typing import Any
 
 from vdsm_net import __version__
+from vdsm_net.verbs.shapes import (
+    AbsentFeatures,
+    BoolStr,
+    CpuTopology,
+    HostCaps,
+    HostDynamic,
+    HostStatic,
+    NumaNode,
+    OperatingSystem,
+    Packages,
+)
 
 SUPPORTED_ENGINES = ["4.2", "4.3", "4.4", "4.5"]
 CLUSTER_LEVELS = ["4.2", "4.3", "4.4", "4.5", "4.6"]
@@ -138,7 +148,7 @@ class HostInfo:
         text = self._read("/etc/iscsi/initiatorname.iscsi") or ""
         return parse_key_values(text, "=").get("InitiatorName", "")
 
-    def operating_system(self) -> dict[str, str]:
+    def operating_system(self) -> OperatingSystem:
         osr = self._os_release
         return {
             "name": osr.get("NAME", platform.system()),
@@ -147,7 +157,7 @@ class HostInfo:
             "pretty_name": osr.get("PRETTY_NAME", osr.get("NAME", "")),
         }
 
-    def packages(self) -> dict[str, dict[str, str]]:
+    def packages(self) -> Packages:
         kversion, krelease = split_kernel_release(platform.release())
         return {
             "vdsm": {"version": __version__, "release": "0"},
@@ -155,7 +165,7 @@ class HostInfo:
         }
 
     @functools.cached_property
-    def _static(self) -> dict[str, Any]:
+    def _static(self) -> HostStatic:
         flags = self._cpuinfo.get("flags", self._cpuinfo.get("Features", "")).split()
         initiator = self.iscsi_initiator
         return {
@@ -202,8 +212,8 @@ class HostInfo:
                 return int(m.group(1))
         return 0
 
-    def cpu_topology(self) -> list[dict[str, int]]:
-        out = []
+    def cpu_topology(self) -> list[CpuTopology]:
+        out: list[CpuTopology] = []
         for cpu in self.online_cpus():
             topo = f"/sys/devices/system/cpu/cpu{cpu}/topology"
             out.append({
@@ -215,8 +225,8 @@ class HostInfo:
             })
         return out
 
-    def numa_nodes(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    def numa_nodes(self) -> dict[str, NumaNode]:
+        out: dict[str, NumaNode] = {}
         for entry in self._listdir("/sys/devices/system/node"):
             m = _NODE_DIR.match(entry)
             if not m:
@@ -267,7 +277,7 @@ class HostInfo:
         except (AttributeError, OSError):
             return self.online_cpus()
 
-    def dynamic(self) -> dict[str, Any]:
+    def dynamic(self) -> HostDynamic:
         topology = self.cpu_topology()
         online = [t["cpu_id"] for t in topology]
         cores = {(t["socket_id"], t["die_id"], t["core_id"]) for t in topology}
@@ -276,7 +286,7 @@ class HostInfo:
         if self._path("/dev/hwrng").exists():
             rng.append("hwrng")
         return {
-            "kvmEnabled": "true" if self._path("/dev/kvm").exists() else "false",
+            "kvmEnabled": _bool_str(self._path("/dev/kvm").exists()),
             "cpuCores": str(len(cores)),
             "cpuThreads": str(len(online)),
             "cpuSockets": str(len(sockets)),
@@ -290,20 +300,22 @@ class HostInfo:
             "nestedVirtualization": self._nested(),
             "selinux": {"mode": self._selinux_mode()},
             "kdumpStatus": self._kdump_status(),
-            "hostdevPassthrough": "true" if self._listdir("/sys/class/iommu") else "false",
+            "hostdevPassthrough": _bool_str(bool(self._listdir("/sys/class/iommu"))),
             "vdsmToCpusAffinity": self._affinity(),
             "rngSources": rng,
         }
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self) -> HostCaps:
         """Every host key of getCapabilities (the network keys come from caps.py)."""
-        out = copy.deepcopy(self._static)
-        out.update(self.dynamic())
-        out.update(copy.deepcopy(ABSENT_FEATURES))
-        return out
+        return {**copy.deepcopy(self._static), **self.dynamic(),
+                **copy.deepcopy(ABSENT_FEATURES)}
 
 
-ABSENT_FEATURES: dict[str, Any] = {
+def _bool_str(value: bool) -> BoolStr:
+    return "true" if value else "false"
+
+
+ABSENT_FEATURES: AbsentFeatures = {
     # Virt, storage and feature keys of vdsm's caps: this agent runs no VMs and no storage, so
     # every one says "not here" in the type the engine expects.
     "vmTypes": ["kvm"],

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vdsm_net.lldp.receiver import LldpReceiver, disabled_report
+from vdsm_net.lldp.tlv import LldpReport
 from vdsm_net.model.errors import ERR_BAD_PARAMS, NetworkError
 
 MAX_DEVICES = 4096
@@ -28,7 +29,7 @@ def devices_of(filter_: Any) -> list[str] | None:
     return devices or None
 
 
-def get_lldp(receiver: LldpReceiver | None, nics: Iterable[str], filter_: Any) -> dict[str, Any]:
+def get_lldp(receiver: LldpReceiver | None, nics: Iterable[str], filter_: Any) -> LldpReport:
     devices = devices_of(filter_)
     names = sorted(nics) if devices is None else devices
     if receiver is None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import KernelState, Link, LinkStats
+from vdsm_net.verbs.shapes import HostStats, IfaceStats, NetworkStatistics
 
 Facts = Callable[[str], NicFacts]
 DEFAULT_SPEED = 1000
@@ -59,7 +59,7 @@ def _speed(state: KernelState, link: Link, facts: Facts) -> tuple[int, str]:
 
 def interface_stats(
     state: KernelState, link: Link, facts: Facts, sample_time: float
-) -> dict[str, Any]:
+) -> IfaceStats:
     counters = link.stats or LinkStats()
     speed, duplex = _speed(state, link, facts)
     return {
@@ -79,7 +79,7 @@ def interface_stats(
 
 def network_statistics(
     state: KernelState, facts: Facts, now: Callable[[], float] = time.time
-) -> dict[str, Any]:
+) -> NetworkStatistics:
     """``Host.getNetworkStatistics``: every link, plus the (correct, unswapped) drop totals."""
     sample_time = now()
     once = facts_once(facts)
@@ -94,7 +94,7 @@ def network_statistics(
 
 def host_stats(
     state: KernelState, facts: Facts, dirty: bool, now: Callable[[], float] = time.time
-) -> dict[str, Any]:
+) -> HostStats:
     """The network part of ``Host.getStats``: top-level totals are strings (vdsm's '%d'), as its
     convertToStr makes every top-level number."""
     report = network_statistics(state, facts, now)
@@ -102,5 +102,5 @@ def host_stats(
         "network": report["network"],
         "rxDropped": str(report["rxDropped"]),
         "txDropped": str(report["txDropped"]),
-        "netConfigDirty": str(bool(dirty)),
+        "netConfigDirty": "True" if dirty else "False",
     }

@@ -17,7 +17,7 @@ import pytest
 from rpc.pki import init_pki
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.backends.killswitch import KILL_AT_WRITE_ENV, KillSwitch, kill_at_write
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import KernelState

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vdsm_net.backends.kinds import missing_kinds, without_ovsdb
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import ERR_BAD_BONDING, ERR_BAD_PARAMS, ERR_BAD_VLAN, NetworkError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink import encode as enc
-from vdsm_net.backends.netlink.links import bridge_options
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl import encode as enc
+from vdsm_net.backends.netlink.rtnl.links import bridge_options
 from vdsm_net.model.bridgeopts import BRIDGE_DEFAULTS
 
 _NOT_DEFAULT = {"group_addr": "01:80:c2:00:00:0e", "vlan_protocol": "34984"}

@@ -8,8 +8,8 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink.shapes import Spec
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl.shapes import Spec
 
 FIELDS = [(1, "s"), (2, "I"), (3, "B"), (4, "H"), (5, "Q")]
 SIZES = {"I": 4, "B": 1, "H": 2, "Q": 8}

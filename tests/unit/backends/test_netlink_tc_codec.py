@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink import tc
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl import tc
 from vdsm_net.model.desired import Curve
 from vdsm_net.model.ops import AddTc, ChangeTc, DelTc
 from vdsm_net.model.tc import Qdisc, TcClass, TcFilter, TcObject

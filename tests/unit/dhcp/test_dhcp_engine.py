@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.plan.planner import diff
 from vdsm_net.engine.render import render

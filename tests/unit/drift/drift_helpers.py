@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.drift.monitor import Poke
 from vdsm_net.engine.engine import Engine
 

@@ -9,7 +9,8 @@ import struct
 
 import pytest
 
-from vdsm_net.backends.netlink.codec import (
+from vdsm_net.backends.netlink.monitor import RTA_OIF, LinkNamer, NetlinkMonitor
+from vdsm_net.backends.netlink.rtnl.codec import (
     IFADDRMSG,
     IFINFOMSG,
     IFLA_IFNAME,
@@ -29,7 +30,6 @@ from vdsm_net.backends.netlink.codec import (
     message,
     u32,
 )
-from vdsm_net.backends.netlink.monitor import RTA_OIF, LinkNamer, NetlinkMonitor
 
 RTA_DST, RTA_TABLE = 1, 15
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.plan.planner import diff
 from vdsm_net.engine.render import render
 from vdsm_net.model.desired import RunningConfig

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.model.desired import Bond, Network, RunningConfig
 from vdsm_net.model.kernel import Address, Route, Rule
 

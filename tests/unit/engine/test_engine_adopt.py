@@ -8,13 +8,14 @@ from hypothesis import strategies as st
 
 from tests.unit.engine.engine_helpers import converge
 from tests.unit.engine.strategies import nic_sets, running_configs
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.adopt import adopt, tag_fields
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.plan.planner import diff
 from vdsm_net.engine.render import render
 from vdsm_net.model.desired import RunningConfig
 from vdsm_net.verbs.caps import network_caps
+from vdsm_net.verbs.shapes import NetworkCaps
 
 NOCHK = {"connectivityCheck": False}
 
@@ -54,7 +55,7 @@ def test_restarted_engine_reports_the_same_and_plans_nothing() -> None:
     second.setup(request, bonds, NOCHK)
     assert kernel.writes == writes
 
-    def caps(engine: Engine) -> dict[str, object]:
+    def caps(engine: Engine) -> NetworkCaps:
         return network_caps(kernel.observe(), engine.running, kernel.nic_facts, [], False)
 
     assert caps(second) == caps(first)

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
+from vdsm_net.model.tc import DEFAULT_MINOR, TcClass
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 NICS = ("eth0", "eth1", "eth2", "eth3")
@@ -46,3 +47,15 @@ def test_the_walk_through_applies_and_removes() -> None:
     _setup(engine, _load("bond-vlan.json"))
     _setup(engine, _load("full-state.json"))  # drops storage and vms200, keeps bond0
     assert set(engine.running.networks) == {"ovirtmgmt", "vmnet"}
+
+
+def test_the_qos_example_shapes_the_bond_and_a_reapply_writes_nothing() -> None:
+    kernel = MemoryKernel(nics=NICS)
+    engine = Engine(kernel)
+    _setup(engine, _load("host-qos.json"))
+    classes = {obj.minor for obj in kernel.observe().tc
+               if isinstance(obj, TcClass) and obj.dev == "bond1"}
+    assert classes == {300, 301, DEFAULT_MINOR}  # one per VLAN network, and the default
+    writes = kernel.writes
+    _setup(engine, _load("host-qos.json"))
+    assert kernel.writes == writes

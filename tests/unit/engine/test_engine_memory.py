@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import Address, Link, Route, Rule
 from vdsm_net.model.ops import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.engine.engine_helpers import apply_all, converge
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.plan.planner import diff, explain, in_use_bridges, touched, verify
 from vdsm_net.engine.render import render
 from vdsm_net.model.desired import Bond, Network, RunningConfig

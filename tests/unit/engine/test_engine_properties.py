@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tests.unit.engine.engine_helpers import apply_all, converge, foreign_part
 from tests.unit.engine.strategies import FOREIGN_LINK, nic_sets, running_configs, seed_foreign
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.compare import differences
 from vdsm_net.engine.plan.planner import diff, is_owned, touched
 from vdsm_net.engine.render import render

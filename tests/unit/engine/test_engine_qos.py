@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.common.parity_scenarios import qos
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.compare import compare
 from vdsm_net.engine.engine import Engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.unit.engine.engine_helpers import converge
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.compare import differences
 from vdsm_net.engine.plan.planner import diff
 from vdsm_net.engine.render import render

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.render import source_table
 from vdsm_net.model.kernel import SOURCE_RULE_PRIORITY

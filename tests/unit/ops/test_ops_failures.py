@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.ops.agent_proc import Pki
+from tests.common.agent_proc import Pki
 
 WAIT = 60.0
 

@@ -15,7 +15,7 @@ from cryptography import x509
 
 from rpc.client import Client, ServerError
 from rpc.tls import client_ssl_context
-from tests.unit.ops.agent_proc import AgentProc, Pki
+from tests.common.agent_proc import AgentProc, Pki
 
 WAIT = 60.0
 

@@ -14,7 +14,7 @@ import pytest
 
 from rpc.client import Client
 from rpc.tls import client_ssl_context
-from tests.unit.ops.agent_proc import AgentProc, Pki
+from tests.common.agent_proc import AgentProc, Pki
 from vdsm_net.ops.sdnotify import Notifier, watchdog_interval
 
 WAIT = 60.0  # liveness bound

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.unit.engine.engine_helpers import converge
 from tests.unit.engine.strategies import nic_sets, running_configs, seed_foreign
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.model.desired import Network, RunningConfig
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route

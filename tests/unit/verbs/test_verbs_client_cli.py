@@ -16,7 +16,7 @@ import pytest
 
 from tests.unit.verbs.conftest import Agent
 from vdsm_net import __version__
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.client.main import main
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.ops import SetMtu
@@ -108,12 +108,29 @@ def test_show_is_a_tree_and_check_exits_1_on_drift(
     assert "[fail] bond0.100.mtu: desired 1500, kernel 1400" in out.splitlines()
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
-def test_bash_completion_offers_the_verbs() -> None:
-    script = (f"source {ROOT}/contrib/completion/vdsm-net-client; "
-              "COMP_WORDS=(vdsm-net-client -p 1 Host setup); COMP_CWORD=4; _vdsm_net_client; "
+def _complete(command: str, words: str) -> list[str]:
+    """What contrib/completion/COMMAND offers for the last of ``words``."""
+    function = "_" + command.replace("-", "_")
+    script = (f"source {ROOT}/contrib/completion/{command}; COMP_WORDS=({words}); "
+              f"COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); {function}; "
               'echo "${COMPREPLY[@]}"')
     env = {**os.environ, "PATH": f"{ROOT}/.venv/bin:{os.environ['PATH']}"}
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
                           check=False, timeout=60)
-    assert done.stdout.split() == ["setupNetworks"], done
+    assert not done.stderr, done
+    return done.stdout.split()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_bash_completion_offers_the_verbs() -> None:
+    assert _complete("vdsm-net-client", "vdsm-net-client -p 1 Host setup") == ["setupNetworks"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+@pytest.mark.parametrize(("words", "expected"), [
+    ("vdsm-net-pki ''", ["init"]),
+    ("vdsm-net-pki init --ho", ["--host-cn"]),
+    ("vdsm-net-pki init --f", ["--force"]),
+])
+def test_bash_completion_of_the_pki_tool(words: str, expected: list[str]) -> None:
+    assert _complete("vdsm-net-pki", words) == expected

@@ -16,7 +16,7 @@ import pytest
 
 from rpc.jsonrpc import Dispatcher
 from tests.unit.verbs.hostile_requests import CASES, HOSTS, MGMT, NICS, NOCHK, Hostile
-from vdsm_net.backends.memory import MemoryKernel
+from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.dynamic.resolv import RESOLV_ENV, host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink import encode as enc
-from vdsm_net.backends.netlink import tc
 from vdsm_net.backends.netlink.bondopts import write_bond_options
-from vdsm_net.backends.netlink.links import (
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl import encode as enc
+from vdsm_net.backends.netlink.rtnl import tc
+from vdsm_net.backends.netlink.rtnl.links import (
     Cached,
     Message,
     dump_request,

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Sequence
 
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink import tc
-from vdsm_net.backends.netlink.addrs import decode_addresses, decode_routes, decode_rules
 from vdsm_net.backends.netlink.apply import BatchWriter
 from vdsm_net.backends.netlink.bondopts import read_bond_options
-from vdsm_net.backends.netlink.links import Cached, Message, decode_links, dump_request
 from vdsm_net.backends.netlink.nicfacts import read_nic_facts
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl import tc
+from vdsm_net.backends.netlink.rtnl.addrs import decode_addresses, decode_routes, decode_rules
+from vdsm_net.backends.netlink.rtnl.links import Cached, Message, decode_links, dump_request
 from vdsm_net.backends.netlink.worker import NetlinkWorker
 from vdsm_net.model import ops as o
 from vdsm_net.model.kernel import KernelState
@@ -35,7 +35,7 @@ class NetlinkBackend:
         self._worker = NetlinkWorker(netns)
         try:
             self._sysfs = self._worker.sysfs_root()
-            self._sock = self._worker.call(lambda _ipr: c.RtnlSocket())
+            self._sock = self._worker.call(c.RtnlSocket)
         except BaseException:
             self._worker.close()
             raise

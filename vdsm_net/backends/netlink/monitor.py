@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from vdsm_net.backends.netlink.codec import (
+from vdsm_net.backends.netlink.rtnl.codec import (
     IFINFOMSG,
     IFLA_IFNAME,
     NETLINK_ROUTE,

@@ -1,12 +1,13 @@
-"""One dedicated thread that owns the pyroute2 socket (and, for a named netns, lives in it).
+"""One dedicated thread that lives in the target network namespace (for a named netns).
 
-pyroute2's sync ``IPRoute`` fails inside a running asyncio loop and keeps per-thread state, so every
-netlink call runs here. The thread joins the named network namespace with setns(2), which affects
-only the calling thread; the IPRoute it opens is then a socket in that namespace. For sysfs, which
-shows the namespace of whoever mounted it, the thread mounts a sysfs from inside the namespace,
-opens it and detaches it at once (see ``sysfs_root``): the open directory keeps the mount alive
-and reachable as ``/proc/self/fd/N`` for this process only, and nothing is left in the host's
-mount table, not even after SIGKILL.
+setns(2) moves only the calling thread, and a socket keeps the namespace it was created in. So the
+worker thread joins the named namespace once, and what must be made *inside* it is made there
+through ``call``: the backend's rtnetlink socket (``codec.RtnlSocket``), which the backend then
+uses from the caller's thread (no netlink call hops back here), and a private sysfs. For sysfs,
+which shows the namespace of whoever mounted it, the thread mounts a sysfs from inside the
+namespace, opens it and detaches it at once (see ``sysfs_root``): the open directory keeps the
+mount alive and reachable as ``/proc/self/fd/N`` for this process only, and nothing is left in the
+host's mount table, not even after SIGKILL.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pyroute2 import IPRoute
+from typing import TypeVar
 
 from vdsm_net.backends.netns import check as _check
 from vdsm_net.backends.netns import enter_netns
@@ -30,34 +29,35 @@ MNT_DETACH = 2
 
 
 class NetlinkWorker:
-    """Runs callables ``fn(ipr)`` in the worker thread and blocks for their result."""
+    """Runs callables ``fn()`` in the worker thread, inside the namespace, and blocks for their
+    result."""
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self._ipr: IPRoute | None = None
+        self._entered = False
         self._sysfs_fd: int | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
         try:
-            self.call(lambda _ipr: None)  # start now: a bad netns fails the constructor
+            self.call(lambda: None)  # enter now: a bad netns fails the constructor
         except BaseException:
             self._pool.shutdown(wait=True)
             raise
 
-    def _setup(self) -> IPRoute:
-        if self._ipr is None:
+    def _run(self, fn: Callable[[], T]) -> T:
+        if not self._entered:
             if self.netns is not None:
                 enter_netns(self.netns)
-            self._ipr = IPRoute()
-        return self._ipr
+            self._entered = True
+        return fn()
 
-    def call(self, fn: Callable[[Any], T]) -> T:
-        return self._pool.submit(lambda: fn(self._setup())).result()
+    def call(self, fn: Callable[[], T]) -> T:
+        return self._pool.submit(self._run, fn).result()
 
     def sysfs_root(self) -> Path:
         """/sys/class/net as seen from the worker's namespace."""
         if self.netns is None:
             return Path("/sys/class/net")
-        return self.call(lambda _ipr: self._private_sysfs()) / "class" / "net"
+        return self.call(self._private_sysfs) / "class" / "net"
 
     def _private_sysfs(self) -> Path:
         # runs in the worker thread, inside the namespace: sysfs tags the mount with it
@@ -74,15 +74,12 @@ class NetlinkWorker:
         return Path(f"/proc/self/fd/{self._sysfs_fd}")
 
     def close(self) -> None:
-        def _teardown(_ipr: Any) -> None:
-            if self._ipr is not None:
-                self._ipr.close()
-                self._ipr = None
+        def _teardown() -> None:
             if self._sysfs_fd is not None:
                 os.close(self._sysfs_fd)  # the last reference: the detached mount goes away
                 self._sysfs_fd = None
 
         try:
-            self._pool.submit(_teardown, None).result()
+            self._pool.submit(_teardown).result()
         finally:
             self._pool.shutdown(wait=True)

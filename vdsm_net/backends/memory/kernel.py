@@ -18,8 +18,8 @@ It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects whe
 - setting a link down drops its routes and its IPv6 addresses; deleting a link's last IPv4
   address drops its IPv4 routes; deleting a link drops its addresses, routes and ports' master;
 - a bridge gets no addresses of its own (link-local addresses are never observed);
-- Open vSwitch bridges and internal ports follow ``memory_ovs``;
-- traffic control (host QoS) by the rules of ``memory_tc``; a deleted link takes its tree.
+- Open vSwitch bridges and internal ports follow ``ovs``;
+- traffic control (host QoS) by the rules of ``tc``; a deleted link takes its tree.
 Every successful ``apply`` is one write. ``fail_at = k`` makes the k-th write from then on raise
 ``KernelError`` without changing anything (one shot).
 """
@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from vdsm_net.backends import memory_ovs
 from vdsm_net.backends.base import NicFacts
-from vdsm_net.backends.memory_tc import TcTable
+from vdsm_net.backends.memory import ovs as memory_ovs
+from vdsm_net.backends.memory.tc import TcTable
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import Address, KernelState, Link, LinkKind, Route, Rule
 from vdsm_net.model.ops import (

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from vdsm_net.backends.netlink import codec as c
+from vdsm_net.backends.netlink.rtnl import codec as c
 
 Getter = Callable[[tuple[Any, ...]], tuple[Any, ...]]
 MAX_SHAPES = 8  # per region length; a spec forgets its shapes past MAX_SHAPES * 64

@@ -10,7 +10,7 @@ import ipaddress
 import socket
 import struct
 
-from vdsm_net.backends.netlink import codec as c
+from vdsm_net.backends.netlink.rtnl import codec as c
 from vdsm_net.model import linkopts
 from vdsm_net.model.desired import Pairs
 from vdsm_net.model.kernel import Link, Route, Rule

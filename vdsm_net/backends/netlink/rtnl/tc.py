@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from vdsm_net.backends.netlink import codec as c
+from vdsm_net.backends.netlink.rtnl import codec as c
 from vdsm_net.model import ops as o
 from vdsm_net.model.desired import Curve
 from vdsm_net.model.tc import ROOT_MAJOR, TC_H_ROOT, Qdisc, TcClass, TcFilter, classid

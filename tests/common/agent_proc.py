@@ -1,5 +1,6 @@
-"""vdsm-netd as a child process on the simulated kernel, for the service tests: a dev PKI we hold
-the CA of (to rotate the host certificate), the port read from its "listening on" line."""
+"""vdsm-netd as a child process on the simulated kernel, for the service tests and the package
+tier: a dev PKI we hold the CA of (to rotate the host certificate), the port read from its
+"listening on" line."""
 
 from __future__ import annotations
 
@@ -48,12 +49,18 @@ class Pki:
         os.replace(tmp, path)
 
 
+# the work tree's vdsm-netd, under the test run's interpreter
+WORK_TREE_AGENT = (sys.executable, "-m", "vdsm_net.cli")
+
+
 class AgentProc:
-    """``with AgentProc(tmp_path, pki, [...]) as agent: agent.port ...``; stderr in ``lines``."""
+    """``with AgentProc(pki, [...]) as agent: agent.port ...``; stderr in ``lines``.
+    ``command`` runs another vdsm-netd (the package tier's unpacked one)."""
 
     def __init__(self, pki: Path, args: Sequence[str] = (),
-                 env: dict[str, str] | None = None) -> None:
-        argv = [sys.executable, "-m", "vdsm_net.cli", "--listen", "127.0.0.1:0", "--pki",
+                 env: dict[str, str] | None = None,
+                 command: Sequence[str] = WORK_TREE_AGENT) -> None:
+        argv = [*command, "--listen", "127.0.0.1:0", "--pki",
                 str(pki), "--backend", "memory", "--drift", "off", *args]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      text=True, env={**os.environ, **(env or {})})

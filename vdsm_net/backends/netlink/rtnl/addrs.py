@@ -13,8 +13,8 @@ import socket
 from collections.abc import Iterable
 from functools import lru_cache
 
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink.shapes import Spec
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl.shapes import Spec
 from vdsm_net.model.kernel import Address, Route, Rule
 
 Message = tuple[bytes, int, int]

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from vdsm_net.backends.netlink import codec as c
-from vdsm_net.backends.netlink.shapes import Spec
+from vdsm_net.backends.netlink.rtnl import codec as c
+from vdsm_net.backends.netlink.rtnl.shapes import Spec
 from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Pairs
 from vdsm_net.model.kernel import Link, LinkStats

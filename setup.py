@@ -7,7 +7,7 @@ setup(
     version="0.1.0",
     description="Stateless host network agent, wire-compatible with vdsm",
     python_requires=">=3.11",
-    packages=find_packages(include=["vdsm_net", "vdsm_net.*", "rpc"]),
+    packages=find_packages(include=["vdsm_net", "vdsm_net.*", "rpc", "rpc.*"]),
     install_requires=[
         "cryptography>=38",  # Debian 12 has 38.0.4
         "prometheus-client>=0.16",  # Debian 12 has 0.16.0
@@ -29,7 +29,7 @@ setup(
         "console_scripts": [
             "vdsm-netd=vdsm_net.cli:main",
             "vdsm-net-client=vdsm_net.client.main:main",
-            "vdsm-net-pki=rpc.pki:main",
+            "vdsm-net-pki=rpc.tls.pki:main",
         ],
     },
 )

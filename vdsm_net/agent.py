@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import PkiError
+from rpc.tls.context import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
 from vdsm_net.backends.kinds import missing_kinds, without_ovsdb

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from tests.e2e.e2e_agent import STARTED, Agent
 from tests.e2e.e2e_kernel import nic_namespace
 

@@ -22,6 +22,8 @@ EXPECTED = {
     "usr/share/doc/vdsm-net/examples/bond-vlan.json",
     "usr/lib/python3/dist-packages/vdsm_net/agent.py",
     "usr/lib/python3/dist-packages/rpc/server.py",
+    "usr/lib/python3/dist-packages/rpc/stomp/codec.py",
+    "usr/lib/python3/dist-packages/rpc/tls/pki.py",
 }
 
 

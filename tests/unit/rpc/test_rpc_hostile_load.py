@@ -21,8 +21,8 @@ import pytest
 from rpc.background import BackgroundServer
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from rpc.stomp import encode_frame
-from rpc.tls import client_ssl_context
+from rpc.stomp.codec import encode_frame
+from rpc.tls.context import client_ssl_context
 from tests.unit.rpc.rpc_helpers import WAIT, FrameReader, ping_ok, request
 
 MIB = 1024 * 1024

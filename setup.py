@@ -11,6 +11,7 @@ setup(
     install_requires=[
         "cryptography>=38",  # Debian 12 has 38.0.4
         "prometheus-client>=0.16",  # Debian 12 has 0.16.0
+        "ovs>=3.1",  # Debian 12 has 3.1.0 (python3-openvswitch)
     ],
     extras_require={
         "dev": [

@@ -16,17 +16,20 @@ from rpc.server import StompServer, server_ssl_context
 from rpc.tls.context import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
-from vdsm_net.backends.kinds import missing_kinds
+from vdsm_net.backends.kinds import missing_kinds, without_ovsdb
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
-from vdsm_net.drift.monitor import DriftMonitor, DriftReport
+from vdsm_net.backends.ovs.backend import OvsBackend
+from vdsm_net.backends.ovs.daemons import OvsStartError
+from vdsm_net.backends.ovs.monitor import OvsdbMonitor
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport, EventSource, Poke
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.validate import visible_nics
 from vdsm_net.lldp.receiver import LldpReceiver
-from vdsm_net.model.errors import NetworkError
+from vdsm_net.model.errors import KernelError, NetworkError
 from vdsm_net.ops import service
 from vdsm_net.ops.calllog import LoggedDispatcher
 from vdsm_net.ops.logsetup import setup_logging
@@ -184,15 +187,22 @@ def make_drift(
     args: argparse.Namespace, engine: Engine, host_conn: Callable[[], None],
     metrics: Metrics | None = None,
 ) -> DriftMonitor | None:
-    """--drift report|enforce: netlink events (real kernel) plus the periodic compare; a change
-    of the report calls ``host_conn`` (the event that makes the engine re-read caps)."""
+    """--drift report|enforce: netlink events (real kernel) and OVSDB's (with OVS) plus the
+    periodic compare; a change of the report calls ``host_conn`` (the event that makes the
+    engine re-read caps)."""
     if args.drift == "off":
         return None
     backend = engine.backend
-    events = None
+    events: Callable[[Poke], EventSource] | None = None
+    remote = backend.ovsdb.remote if isinstance(backend, OvsBackend) else None
+    if isinstance(backend, OvsBackend):
+        backend = backend.netlink
     if isinstance(backend, NetlinkBackend):
         netns = backend.netns
-        events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
+
+        def events(sink: Poke) -> EventSource:  # OVSDB's changes too, when there is one
+            links = NetlinkMonitor(sink, netns)
+            return OvsdbMonitor(sink, remote, links) if remote else links
     seen = service.drift_seen(metrics)
 
     def on_change(report: DriftReport) -> None:
@@ -229,9 +239,10 @@ def run(args: argparse.Namespace) -> int:
             parse_metrics_address(args.metrics)
         server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
         kill_at = kill_at_write(os.environ)  # test-only hook, see backends/killswitch.py
-    except (OSError, ValueError, PkiError) as exc:
+        backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
+    except (OSError, ValueError, PkiError, KernelError, OvsStartError) as exc:
         return fail(str(exc))
-    backend = make_backend(args.backend, args.nics, args.netns)
+    no_ovsdb = args.backend == "netlink" and not isinstance(backend, OvsBackend)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
@@ -245,6 +256,9 @@ def run(args: argparse.Namespace) -> int:
         log.warning("this kernel lacks link kinds %s (modules %s): requests that need them "
                     "are refused", ", ".join(sorted(lacking)),
                     ", ".join(lacking[k] for k in sorted(lacking)))
+    if no_ovsdb:
+        log.info("no OVSDB (--ovs-rundir or --ovsdb): switch=ovs networks are refused")
+        lacking = without_ovsdb(lacking)
     engine = Engine(backend, running=running, host_nameservers=host_nameservers,
                     on_setup=service.setup_counter(metrics), missing_kinds=lacking)
     if spec is not None:

@@ -7,12 +7,13 @@ setup(
     version="0.1.0",
     description="Stateless host network agent, wire-compatible with vdsm",
     python_requires=">=3.11",
-    packages=[*find_packages(include=["vdsm_net", "vdsm_net.*", "rpc"]), "autonomic"],
+    packages=[*find_packages(include=["vdsm_net", "vdsm_net.*", "rpc", "rpc.*"]), "autonomic"],
     # the manager is its own package (issue 13), kept apart from the agent in contrib/
     package_dir={"autonomic": "contrib/autonomic"},
     install_requires=[
         "cryptography>=38",  # Debian 12 has 38.0.4
         "prometheus-client>=0.16",  # Debian 12 has 0.16.0
+        "ovs>=3.1",  # Debian 12 has 3.1.0 (python3-openvswitch)
     ],
     extras_require={
         "dev": [
@@ -32,7 +33,7 @@ setup(
         "console_scripts": [
             "vdsm-netd=vdsm_net.cli:main",
             "vdsm-net-client=vdsm_net.client.main:main",
-            "vdsm-net-pki=rpc.pki:main",
+            "vdsm-net-pki=rpc.tls.pki:main",
             "vdsm-net-manager=autonomic.cli:main",
         ],
     },

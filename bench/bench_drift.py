@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rpc.background import BackgroundServer
 from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
-from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
+from rpc.tls.pki import init_pki
 from tests.common.pyroute2_socket import Pyroute2Socket
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor

@@ -13,13 +13,14 @@ the ping2 SEND frame's size. Two StompServer set-ups are measured in the same ru
 
 Two more echo servers, same context and payload, show what the layers under StompServer cost:
 an asyncio protocol behind asyncio's own TLS layer (``create_server(ssl=)``; StompServer no
-longer uses it), and one behind rpc.tlsdirect, StompServer's TLS layer (the floor for anything
+longer uses it), and one behind rpc.tls.direct, StompServer's TLS layer (the floor for anything
 served on that layer and asyncio's loop).
 
 The raw ping2 client loops like the echo client: send the frame, read until the reply is whole
 (its final NUL), check it is a MESSAGE; the first reply is parsed and checked in full. (Until
-this round it parsed every reply with rpc.stomp.Parser, which timed the client's Python too and,
-on a machine where client and server share the cores, cost the server cache misses as well.)
+this round it parsed every reply with rpc.stomp.codec.Parser, which timed the client's Python
+too and, on a machine where client and server share the cores, cost the server cache misses as
+well.)
 
 With ``--rounds N`` the measures alternate N times (so a load spike on a shared machine hits
 all of them alike) and the best of each is shown: the highest rate, and the lowest server CPU
@@ -45,9 +46,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rpc.client import Client
-from rpc.pki import init_pki
-from rpc.stomp import Parser, encode_frame
-from rpc.tls import DEFAULT_TLS_READ_BUFFER, client_ssl_context, server_ssl_context
+from rpc.stomp.codec import Parser, encode_frame
+from rpc.tls.context import DEFAULT_TLS_READ_BUFFER, client_ssl_context, server_ssl_context
+from rpc.tls.pki import init_pki
 
 SETUPS = ("pool", "inline")
 PING_ID = "00000000-0000-0000-0000-000000000000"
@@ -118,10 +119,10 @@ def serve_asyncio_echo(pki: str) -> None:
 
 
 def serve_direct_echo(pki: str) -> None:
-    """An echo protocol behind rpc.tlsdirect, StompServer's TLS layer: the floor for any
+    """An echo protocol behind rpc.tls.direct, StompServer's TLS layer: the floor for any
     protocol served on that layer and asyncio's loop."""
 
-    from rpc.tlsdirect import accept_tls
+    from rpc.tls.direct import accept_tls
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -221,7 +222,7 @@ def bench_stomp(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Mea
     expected = {"jsonrpc": "2.0", "id": PING_ID, "result": True}
     if reply.headers.get("destination") != "bench" or json.loads(reply.text()) != expected:
         raise RuntimeError(f"unexpected reply {reply}")
-    return _rate(once, seconds, s, pid)
+    return rate(once, seconds, s, pid)
 
 
 def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float, pid: int) -> Measure:
@@ -234,13 +235,13 @@ def bench_echo(port: int, ctx: ssl.SSLContext, size: int, seconds: float, pid: i
         while n < size:
             n += len(s.recv(65536))
 
-    return _rate(once, seconds, s, pid)
+    return rate(once, seconds, s, pid)
 
 
 def bench_client(port: int, ctx: ssl.SSLContext, seconds: float, pid: int) -> Measure:
     cli = Client.connect("127.0.0.1", port, ssl_context=ctx, timeout=10)
     try:
-        return _rate(lambda: cli.call("Host.ping2"), seconds, None, pid)
+        return rate(lambda: cli.call("Host.ping2"), seconds, None, pid)
     finally:
         cli.close()
 
@@ -254,7 +255,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rate(once: object, seconds: float, sock: ssl.SSLSocket | None, pid: int) -> Measure:
+def rate(once: object, seconds: float, sock: ssl.SSLSocket | None, pid: int) -> Measure:
     assert callable(once)
     for _ in range(200):
         once()
@@ -331,7 +332,7 @@ def main() -> int:
         ("asyncio echo protocol behind asyncio's TLS (rt/s)", f"{rates['aecho']:.0f}"),
         ("  ratio to the echo loop", f"{100 * rates['aecho'] / echo:.1f}%"),
         ("  server CPU per round trip (us)", f"{cpus['aecho']:.0f}"),
-        ("asyncio echo protocol behind rpc.tlsdirect (rt/s)", f"{rates['decho']:.0f}"),
+        ("asyncio echo protocol behind rpc.tls.direct (rt/s)", f"{rates['decho']:.0f}"),
         ("  ratio to the echo loop", f"{100 * rates['decho'] / echo:.1f}%"),
         ("  server CPU per round trip (us)", f"{cpus['decho']:.0f}"),
     ]

@@ -37,7 +37,7 @@ from bench._kernel_work import create_batch, delete_batch, fresh_netns, ip, remo
 from bench._wire_agent import BenchAgent, Timed, timed_call
 from bench._wire_phases import WIRE_OPTIONS, caps_phases, drift_phases, median_time, setup_phases
 from bench.bench_kernel import timed
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 
 DONE = {"code": 0, "message": "Done"}
 GOALS = {"create": 1.25, "remove": 1.0, "caps": 1.5}

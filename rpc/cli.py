@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rpc.client import DEFAULT_PORT, Client, ClientError, ServerError
-from rpc.tls import DEFAULT_PKI_DIR, PkiError, client_ssl_context
+from rpc.tls.context import DEFAULT_PKI_DIR, PkiError, client_ssl_context
 
 PROG = "vdsm-net-client"
 

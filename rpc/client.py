@@ -3,38 +3,48 @@
     with Client.connect("localhost", 54321, pki_dir="/etc/pki/vdsm") as cli:
         caps = cli.call("Host.getCapabilities")
 
-Every call has its own id and a timeout; an error answer raises :class:`ServerError`. The socket
-is driven by one shared asyncio loop in a daemon thread (so concurrent calls from many threads
-never touch an SSL object at the same time); event callbacks run on that thread and must not
-block.
+Every call has its own id and a timeout; an error answer raises :class:`ServerError`. Any
+number of threads may call at once (a setupNetworks and the confirmConnectivity pings that
+keep it, say).
+
+The calling thread does its own I/O (rpc.tls.channel): it writes its request and reads until its
+reply is in, unless another caller is reading already, handing every other reply it meets to
+its caller and every MESSAGE of a subscription to its callback. So a call costs one write and
+the reads of its reply, with no hand-over to another thread (an I/O thread and asyncio's TLS
+layer cost about ten times the server's own work for a ping). A read that is exactly one
+whole reply (the usual one) skips the codec. While no caller reads, the MESSAGEs of a client
+with subscriptions are read by one thread that all clients share (rpc.tls.watch).
+Callbacks run on whichever thread reads, and must not block.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import itertools
 import json
-import os
 import ssl
-import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rpc.broker import EVENT_QUEUE, REQUEST_QUEUES
-from rpc.stomp import Frame, Parser, ProtocolError, encode_frame
-from rpc.tls import DEFAULT_PKI_DIR, client_ssl_context
+from rpc.stomp.broker import EVENT_QUEUE, REQUEST_QUEUES
+from rpc.stomp.codec import MAX_LENGTH_DIGITS, Frame, Parser, ProtocolError, encode_frame
+from rpc.tls.channel import Channel, ClientError, Slot, tls_connect, why
+from rpc.tls.context import DEFAULT_PKI_DIR, client_ssl_context
+from rpc.tls.watch import WATCHER
 
 DEFAULT_PORT = 54321
 EventCallback = Callable[[str, dict[str, Any]], None]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
+# json.loads' C scanner, one call instead of loads, detect_encoding, decode and raw_decode.
+_scan: Callable[[str, int], tuple[Any, int]] = (
+    json.decoder.JSONDecoder().scan_once)  # type: ignore[attr-defined]
 
 
-class ClientError(Exception):
-    """The connection failed or the server sent a STOMP ERROR."""
+__all__ = ["DEFAULT_PORT", "Client", "ClientError", "EventCallback", "ServerError"]
 
 
 class ServerError(Exception):
@@ -49,67 +59,26 @@ class ServerError(Exception):
         return f"(code={self.code}, message={self.message})"
 
 
-_loop_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-
-
-def _io_loop() -> asyncio.AbstractEventLoop:
-    """The loop all clients share, started on first use."""
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="rpc-client-io", daemon=True).start()
-            _loop = loop
-        return _loop
-
-
-class _Wire(asyncio.Protocol):
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.parser = Parser()
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            frames = self.parser.feed(data)
-        except ProtocolError as exc:
-            self.client._fail(ClientError(f"bad frame from server: {exc}"))
-            return
-        for frame in frames:
-            self.client._on_frame(frame)
-        if self.parser.error is not None:
-            self.client._fail(ClientError(f"bad frame from server: {self.parser.error}"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.client._fail(ClientError(f"connection closed{f': {exc}' if exc else ''}"))
-
-
-def _why(exc: BaseException, timeout: float) -> str:
-    """The reason in words: a timeout says how long it waited, an OS error its strerror."""
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS: {exc.reason or exc}"
-    if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
-        return f"no answer within {timeout:g} s"
-    if isinstance(exc, OSError) and exc.errno:  # asyncio's strerror is "Connect call failed"
-        return os.strerror(exc.errno)
-    return str(exc) or type(exc).__name__
-
-
-class Client:
+class Client(Channel):
     """One STOMP connection. Use :meth:`connect`."""
 
     def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.loop = _io_loop()
-        self.transport: asyncio.Transport | None = None
+        super().__init__(timeout)
         self.response_queue = str(uuid.uuid4())
         self._response_sub = str(uuid.uuid4())
         self._sub_ids = itertools.count(1)
         self._subs: dict[str, Callable[[Frame], None]] = {}
-        self._pending: dict[Any, concurrent.futures.Future[Any]] = {}
-        self._connected: concurrent.futures.Future[Frame] = concurrent.futures.Future()
-        self._lock = threading.Lock()
-        self._failure: Exception | None = None
+        self._parser = Parser()
+        self._idle = True  # the parser holds nothing: a read may be one whole reply
+        self._ids = itertools.count(1)
+        self._id_prefix = f"{uuid.uuid4()}-"
+        head = {"destination": REQUEST_QUEUES[0], "content-type": "application/json",
+                "reply-to": self.response_queue}
+        self._send_head = encode_frame("SEND", head)[: -len(b"\n\n\x00")] + b"\ncontent-length:"
+        reply = {"destination": self.response_queue, "content-type": "application/json",
+                 "subscription": self._response_sub}
+        self._reply_head = encode_frame("MESSAGE", reply)[: -len(b"\n\x00")]
+        self._reply_start = len(self._reply_head)
 
     @classmethod
     def connect(
@@ -123,23 +92,18 @@ class Client:
         """Connect with mutual TLS, CONNECT and subscribe to a private response queue."""
         ctx = ssl_context or client_ssl_context(pki_dir or DEFAULT_PKI_DIR)
         client = cls(timeout)
-        coro = client.loop.create_connection(
-            lambda: _Wire(client), host, port, ssl=ctx, ssl_handshake_timeout=timeout
-        )
         try:
-            transport, _ = asyncio.run_coroutine_threadsafe(coro, client.loop).result(timeout)
-        except (OSError, ssl.SSLError, concurrent.futures.TimeoutError) as exc:
+            client._attach(tls_connect(ctx, host, port, timeout))
+        except (OSError, ssl.SSLError) as exc:
             shown = f"[{host}]" if ":" in host else host
-            raise ClientError(f"cannot connect to {shown}:{port}: {_why(exc, timeout)}") from exc
-        client.transport = transport
-        client.send_frame("CONNECT", {"accept-version": "1.2", "host": host, "heart-beat": "0,0"})
-        client.send_frame(
-            "SUBSCRIBE",
-            {"destination": client.response_queue, "ack": "auto", "id": client._response_sub},
-        )
+            raise ClientError(f"cannot connect to {shown}:{port}: {why(exc, timeout)}") from exc
+        connect = {"accept-version": "1.2", "host": host, "heart-beat": "0,0"}
+        sub = {"destination": client.response_queue, "ack": "auto", "id": client._response_sub}
         try:
-            client._connected.result(timeout)
-        except concurrent.futures.TimeoutError as exc:
+            client._send(encode_frame("CONNECT", connect) + encode_frame("SUBSCRIBE", sub))
+            client._wait(client._connected, time.monotonic() + timeout)
+            client._connected.value()
+        except TimeoutError as exc:
             client.close()
             raise ClientError("no CONNECTED frame from the server") from exc
         except ClientError:
@@ -150,15 +114,8 @@ class Client:
     def send_frame(
         self, command: str, headers: dict[str, str], body: bytes | str | None = None
     ) -> None:
-        """Queue one frame for the wire (thread-safe)."""
-        data = encode_frame(command, headers, body)
-        if self.transport is None or self._failure is not None:
-            raise ClientError(str(self._failure or "not connected"))
-        self.loop.call_soon_threadsafe(self._write, data)
-
-    def _write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        """Send one frame (thread-safe)."""
+        self._send(encode_frame(command, headers, body))
 
     def call(
         self,
@@ -168,37 +125,28 @@ class Client:
         flow_id: str | None = None,
     ) -> Any:
         """Call a verb and return its result; ServerError, TimeoutError or ClientError."""
-        req_id = str(uuid.uuid4())
-        body = json.dumps(
-            {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": req_id}
-        )
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        with self._lock:
-            if self._failure is not None:
-                raise ClientError(str(self._failure))
-            self._pending[req_id] = fut
-        headers = {
-            "destination": REQUEST_QUEUES[0],
-            "content-type": "application/json",
-            "reply-to": self.response_queue,
-        }
+        req_id = f"{self._id_prefix}{next(self._ids)}"
+        body = ('{"jsonrpc": "2.0", "method": ' + _encode_str(method) + ', "params": '
+                + (json.dumps(params) if params else "{}") + ', "id": "' + req_id
+                + '"}').encode()
         if flow_id:
-            headers["ovirtCorrelationId"] = flow_id
-        self.send_frame("SEND", headers, body)
+            headers = {"destination": REQUEST_QUEUES[0], "content-type": "application/json",
+                       "reply-to": self.response_queue, "ovirtCorrelationId": flow_id}
+            frame = encode_frame("SEND", headers, body)
+        else:
+            frame = b"%b%d\n\n%b\x00" % (self._send_head, len(body), body)
         wait = self.timeout if timeout is None else timeout
         try:
-            return fut.result(wait)
-        except concurrent.futures.TimeoutError:
+            return self._exchange(frame, req_id, time.monotonic() + wait)
+        except TimeoutError:
             raise TimeoutError(f"no response to {method} within {wait} s") from None
-        finally:
-            with self._lock:
-                self._pending.pop(req_id, None)
 
     def subscribe(self, destination: str, callback: Callable[[Frame], None]) -> str:
         """Subscribe to a destination; ``callback(frame)`` gets each MESSAGE. The id."""
         sub_id = f"sub-{next(self._sub_ids)}-{uuid.uuid4()}"
         self._subs[sub_id] = callback
         self.send_frame("SUBSCRIBE", {"destination": destination, "ack": "auto", "id": sub_id})
+        WATCHER.watch(self)
         return sub_id
 
     def subscribe_events(self, callback: EventCallback) -> str:
@@ -215,14 +163,14 @@ class Client:
         return self.subscribe(EVENT_QUEUE, on_event)
 
     def close(self) -> None:
-        if self.transport is None:
+        if self._sock is None:
             return
         if self._failure is None:
             with contextlib.suppress(ClientError):
                 self.send_frame("DISCONNECT", {"receipt": str(uuid.uuid4())})
-        transport, self.transport = self.transport, None
-        self.loop.call_soon_threadsafe(transport.close)
         self._fail(ClientError("client closed"))
+        WATCHER.unwatch(self)
+        self._shut()
 
     def __enter__(self) -> Client:
         return self
@@ -235,46 +183,72 @@ class Client:
     ) -> None:
         self.close()
 
-    # loop-thread side
+    def _received(self, data: bytes, mine: Slot | None) -> None:
+        if self._idle and data.startswith(self._reply_head):
+            body = _lone_body(data, self._reply_start)
+            if body is not None:  # one whole reply, the usual read
+                self._on_response(body, mine)
+                return
+        try:
+            frames = self._parser.feed(data)
+        except ProtocolError as exc:
+            self._fail(ClientError(f"bad frame from server: {exc}"))
+            return
+        for frame in frames:
+            self._on_frame(frame)
+        self._idle = self._parser.idle
+        if self._parser.error is not None:
+            self._fail(ClientError(f"bad frame from server: {self._parser.error}"))
+
+    # -- frames ----------------------------------------------------------------------------
     def _on_frame(self, frame: Frame) -> None:
-        if frame.command == "CONNECTED":
-            if not self._connected.done():
-                self._connected.set_result(frame)
-        elif frame.command == "MESSAGE":
+        if frame.command == "MESSAGE":
             sub = frame.headers.get("subscription")
             if sub == self._response_sub:
-                self._on_response(frame)
+                self._on_response(frame.body or b"", None)
             elif sub in self._subs:
                 self._subs[sub](frame)
+        elif frame.command == "CONNECTED":
+            self._fill(self._connected, frame, None)
         elif frame.command == "ERROR":
             message = frame.headers.get("message") or frame.text()
             self._fail(ClientError(f"server error: {message}"))
 
-    def _on_response(self, frame: Frame) -> None:
+    def _on_response(self, body: bytes, mine: Slot | None) -> None:
         try:
-            doc = json.loads(frame.body or b"")
-        except ValueError:
+            doc = _scan(body.decode("utf-8"), 0)[0]
+        except (ValueError, StopIteration, RecursionError):
             return
         for resp in doc if isinstance(doc, list) else [doc]:
             if not isinstance(resp, dict):
                 continue
-            with self._lock:
-                fut = self._pending.get(resp.get("id"))
-            if fut is None or fut.done():
+            slot = self._pending.get(resp.get("id"))  # one dict read: atomic
+            if slot is None:
                 continue
             err = resp.get("error")
             if isinstance(err, dict):
-                fut.set_exception(ServerError(int(err.get("code", 0)), str(err.get("message"))))
+                self._fill(slot, None, ServerError(int(err.get("code", 0)),
+                                                   str(err.get("message"))))
+            elif slot is mine:  # the reader's own: nobody waits on it
+                slot.result, slot.done = resp.get("result"), True
             else:
-                fut.set_result(resp.get("result"))
+                self._fill(slot, resp.get("result"), None)
 
-    def _fail(self, exc: Exception) -> None:
-        with self._lock:
-            if self._failure is None:
-                self._failure = exc
-            pending = list(self._pending.values())
-        if not self._connected.done():
-            self._connected.set_exception(exc)
-        for fut in pending:
-            if not fut.done():
-                fut.set_exception(exc)
+def _lone_body(data: bytes, start: int) -> bytes | None:
+    """The body of ``data`` when it is exactly one frame with a content-length, else None
+    (the codec then reads it). ``data`` starts with our reply subscription's head, ``start``
+    bytes long, whose values the server escapes: a line break in a head is always a real
+    one, and the first content-length is the one that counts (as in the codec)."""
+    end = data.find(b"\n\n", start - 1)
+    at = data.find(b"\ncontent-length:", start - 1, end)
+    if at < 0:
+        return None
+    digits = data[at + 16 : end]
+    if not (0 < len(digits) <= MAX_LENGTH_DIGITS and digits.isdigit()):
+        return None
+    stop = end + 2 + int(digits)
+    if len(data) != stop + 1 or data[stop]:
+        return None
+    return data[end + 2 : stop]
+
+

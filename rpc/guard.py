@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rpc.connection import Connection
+    from rpc.stomp.connection import Connection
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ thread hop (see :meth:`Dispatcher.runs_inline`). Errors are
 
 - an exception with an int ``code`` and a str ``message`` (vdsm_net.errors.NetworkError, say)
   gives exactly that code and message;
+- params that do not fit the method's signature (one missing, one it does not take, too many)
+  give -32602 naming the parameter (vdsm lets Python's TypeError out as -32603);
 - any other exception gives -32603 with the exception text appended as vdsm's context;
 - while ``ready`` is False every request gets 99 "Recovering from crash or Initializing".
 
@@ -22,6 +24,7 @@ back as ``NaN``/``Infinity``, which is not JSON), and no reply ever holds one.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 RECOVERY = 99
 
@@ -43,6 +47,7 @@ MESSAGES = {
     "An error occurred on the server while parsing the JSON text.",
     INVALID_REQUEST: "Invalid request",
     METHOD_NOT_FOUND: "The method does not exist or is not available",
+    INVALID_PARAMS: "Invalid method parameter(s)",
     INTERNAL_ERROR: "Internal JSON-RPC error",
     RECOVERY: "Recovering from crash or Initializing",
 }
@@ -165,6 +170,22 @@ class _Method:
     fn: Callable[..., Any]
     wants_ctx: bool
     inline: bool = False
+
+
+def _misfit(method: _Method, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
+    """Why these params cannot be passed to ``method`` ("missing a required argument: 'x'",
+    "got an unexpected keyword argument 'y'", ...), or None when they can: then a TypeError
+    came from inside the method. Asked only after a call raised TypeError."""
+    try:
+        sig = inspect.signature(method.fn)
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return None
+    lead = (CallContext(),) if method.wants_ctx else ()
+    try:
+        sig.bind(*lead, *args, **kwargs)
+    except TypeError as exc:
+        return str(exc)
+    return None
 
 
 class Dispatcher:
@@ -315,7 +336,10 @@ class Dispatcher:
             if req_id is None:
                 log.debug("notification %r failed: %s", name, exc)
                 return None
-            if not isinstance(exc, RpcError):
+            if isinstance(exc, TypeError) and (misfit := _misfit(method, args, kwargs)):
+                log.info("method %s: %s", name, misfit)
+                exc = _error(INVALID_PARAMS, {"reason": misfit})
+            elif not isinstance(exc, RpcError):
                 log.warning("method %s failed: %s", name, str(exc) or type(exc).__name__)
             return _dumps(response(req_id, error=exc))
 

@@ -14,11 +14,11 @@ thread pool, so a
 long one never delays another or the heart-beats; only a small request (``inline_limit`` bytes)
 made of verbs registered ``inline=True`` (pings) is answered on the loop, with no thread hop.
 
-TLS runs straight on non-blocking SSLSockets (rpc.tlsdirect), not through asyncio's TLS layer:
+TLS runs straight on non-blocking SSLSockets (rpc.tls.direct), not through asyncio's TLS layer:
 half the CPU per small round trip, and no 256 KiB read buffer per connection (1000 idle
 connections hold about a third of the memory). Frames written while one chunk of input is
 handled leave as one TLS write. The commonest input, one SEND of one inline request (a ping),
-takes a collapsed path (rpc.fastpath) that gives the same reply bytes in far fewer steps.
+takes a collapsed path (rpc.stomp.fastpath) that gives the same reply bytes in far fewer steps.
 """
 
 from __future__ import annotations
@@ -29,17 +29,18 @@ import errno
 import logging
 import socket
 import ssl
+import threading
 import time
 from typing import Any
 
-from rpc.broker import DEFAULT_MAX_SUBSCRIPTIONS, EVENT_QUEUE, Broker, Limits, Request
-from rpc.connection import Connection
-from rpc.fastpath import FastPath
 from rpc.guard import Guard, GuardLimits, peer_key
 from rpc.jsonrpc import Dispatcher, Reply, decode, notification, undecodable_reply
-from rpc.stomp import DEFAULT_MAX_FRAME_SIZE
-from rpc.tls import DEFAULT_TLS_READ_BUFFER, server_ssl_context
-from rpc.tlsdirect import accept_tls
+from rpc.stomp.broker import DEFAULT_MAX_SUBSCRIPTIONS, EVENT_QUEUE, Broker, Limits, Request
+from rpc.stomp.codec import DEFAULT_MAX_FRAME_SIZE
+from rpc.stomp.connection import Connection
+from rpc.stomp.fastpath import FastPath
+from rpc.tls.context import DEFAULT_TLS_READ_BUFFER, server_ssl_context
+from rpc.tls.direct import accept_tls
 
 __all__ = ["StompServer", "bind_socket", "notify_time", "server_ssl_context"]
 
@@ -129,6 +130,7 @@ class StompServer:
         self.guard = Guard(guard, self.connections, self._handshakes)
         self.fast_path = FastPath(self.broker, dispatcher, inline_limit)
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
+        self._verb = threading.local()  # .events: what the verb on this thread published
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed: asyncio.Future[None] | None = None
@@ -208,7 +210,9 @@ class StompServer:
         await self._closed
 
     def publish_event(self, method: str, params: dict[str, Any]) -> None:
-        """Send a notification to ``jms.queue.events`` subscribers; callable from any thread."""
+        """Send a notification to ``jms.queue.events`` subscribers; callable from any thread.
+        An event published by a verb while it runs leaves right after that verb's reply, in
+        the same TLS write (a client learns the call's outcome before its consequences)."""
         if not self.dispatcher.ready:
             log.warning("event %s dropped: not ready", method)
             return
@@ -216,6 +220,10 @@ class StompServer:
             text = notification(method, {**params, "notify_time": notify_time()})
         except (TypeError, ValueError) as exc:  # not JSON (NaN, say): sent to nobody
             log.warning("event %s dropped: %s", method, exc)
+            return
+        held: list[str] | None = getattr(self._verb, "events", None)
+        if held is not None:
+            held.append(text)
             return
         try:
             self.loop.call_soon_threadsafe(self.broker.publish, EVENT_QUEUE, text)
@@ -259,17 +267,29 @@ class StompServer:
         conn = session.link
         if isinstance(conn, Connection):
             conn.request_started(len(body))
+        events: list[str] = []
         try:
-            fut = self.loop.run_in_executor(self._executor, job, arg, ctx)
+            fut = self.loop.run_in_executor(self._executor, self._run_verb, job, arg, ctx, events)
         except RuntimeError:  # executor shut down
             return
-        fut.add_done_callback(lambda f: self._done(f, request))
+        fut.add_done_callback(lambda f: self._done(f, request, events))
+
+    def _run_verb(self, job: Any, arg: Any, ctx: Any, events: list[str]) -> Reply | None:
+        """In a pool thread: run ``job``, holding in ``events`` what it publishes."""
+        self._verb.events = events
+        try:
+            result: Reply | None = job(arg, ctx)
+            return result
+        finally:
+            self._verb.events = None
 
     def _reply(self, reply: Reply | None, request: Request) -> None:
         if reply is not None:
             self.broker.route_reply(reply, request)
 
-    def _done(self, fut: asyncio.Future[Reply | None], request: Request) -> None:
+    def _done(
+        self, fut: asyncio.Future[Reply | None], request: Request, events: list[str]
+    ) -> None:
         conn = request.session.link
         if isinstance(conn, Connection):
             conn.request_done(len(request.body))
@@ -278,5 +298,7 @@ class StompServer:
         exc = fut.exception()
         if exc is not None:
             log.error("dispatch failed: %s", str(exc) or type(exc).__name__)
-            return
-        self._reply(fut.result(), request)
+        else:
+            self._reply(fut.result(), request)
+        for text in events:
+            self.broker.publish(EVENT_QUEUE, text)

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import PkiError
+from rpc.tls.context import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
-from vdsm_net.backends.kinds import missing_kinds
+from vdsm_net.backends.kinds import missing_kinds, without_ovsdb
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor
+from vdsm_net.backends.ovs.backend import OvsBackend
+from vdsm_net.backends.ovs.daemons import OvsStartError
+from vdsm_net.backends.ovs.monitor import OvsdbMonitor
 from vdsm_net.cluster.endpoints import parse_endpoints, require_client_library
 from vdsm_net.cluster.hostside import (
     ClusterPlan,
@@ -28,14 +31,14 @@ from vdsm_net.cluster.hostside import (
     start_registration,
 )
 from vdsm_net.cluster.identity import IdentityError
-from vdsm_net.drift.monitor import DriftMonitor, DriftReport
+from vdsm_net.drift.monitor import DriftMonitor, DriftReport, EventSource, Poke
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
 from vdsm_net.engine.adopt import adopt
 from vdsm_net.engine.engine import Engine
 from vdsm_net.engine.validate import visible_nics
 from vdsm_net.lldp.receiver import LldpReceiver
-from vdsm_net.model.errors import NetworkError
+from vdsm_net.model.errors import KernelError, NetworkError
 from vdsm_net.ops import service
 from vdsm_net.ops.calllog import LoggedDispatcher
 from vdsm_net.ops.logsetup import setup_logging
@@ -198,15 +201,22 @@ def make_drift(
     args: argparse.Namespace, engine: Engine, host_conn: Callable[[], None],
     metrics: Metrics | None = None,
 ) -> DriftMonitor | None:
-    """--drift report|enforce: netlink events (real kernel) plus the periodic compare; a change
-    of the report calls ``host_conn`` (the event that makes the engine re-read caps)."""
+    """--drift report|enforce: netlink events (real kernel) and OVSDB's (with OVS) plus the
+    periodic compare; a change of the report calls ``host_conn`` (the event that makes the
+    engine re-read caps)."""
     if args.drift == "off":
         return None
     backend = engine.backend
-    events = None
+    events: Callable[[Poke], EventSource] | None = None
+    remote = backend.ovsdb.remote if isinstance(backend, OvsBackend) else None
+    if isinstance(backend, OvsBackend):
+        backend = backend.netlink
     if isinstance(backend, NetlinkBackend):
         netns = backend.netns
-        events = lambda sink: NetlinkMonitor(sink, netns)  # noqa: E731
+
+        def events(sink: Poke) -> EventSource:  # OVSDB's changes too, when there is one
+            links = NetlinkMonitor(sink, netns)
+            return OvsdbMonitor(sink, remote, links) if remote else links
     seen = service.drift_seen(metrics)
 
     def on_change(report: DriftReport) -> None:
@@ -247,10 +257,11 @@ def run(args: argparse.Namespace) -> int:
             parse_metrics_address(args.metrics)
         server_ssl_context(args.pki)  # fail early and clearly on a missing PKI
         kill_at = kill_at_write(os.environ)  # test-only hook, see backends/killswitch.py
-    except (OSError, ValueError, PkiError) as exc:
+        backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
+    except (OSError, ValueError, PkiError, KernelError, OvsStartError) as exc:
         return fail(str(exc))
     spec = boot.spec
-    backend = make_backend(args.backend, args.nics, args.netns)
+    no_ovsdb = args.backend == "netlink" and not isinstance(backend, OvsBackend)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
@@ -261,7 +272,8 @@ def run(args: argparse.Namespace) -> int:
                  len(running.networks), len(running.bonds))
     metrics = Metrics() if args.metrics else None
     engine = Engine(backend, running=running, host_nameservers=host_nameservers,
-                    on_setup=service.setup_counter(metrics), missing_kinds=kernel_lacks(args))
+                    on_setup=service.setup_counter(metrics),
+                    missing_kinds=kernel_lacks(args, no_ovsdb))
     if spec is not None:
         try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
             engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),
@@ -280,13 +292,17 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
 
 
-def kernel_lacks(args: argparse.Namespace) -> dict[str, str]:
-    """The link kinds this kernel cannot make (netlink backend only), logged once."""
+def kernel_lacks(args: argparse.Namespace, no_ovsdb: bool) -> dict[str, str]:
+    """The link kinds this kernel cannot make (netlink backend only), and OVS's without an
+    OVSDB; logged once."""
     lacking = missing_kinds() if args.backend == "netlink" else {}
     if lacking:
         log.warning("this kernel lacks link kinds %s (modules %s): requests that need them "
                     "are refused", ", ".join(sorted(lacking)),
                     ", ".join(lacking[k] for k in sorted(lacking)))
+    if no_ovsdb:
+        log.info("no OVSDB (--ovs-rundir or --ovsdb): switch=ovs networks are refused")
+        lacking = without_ovsdb(lacking)
     return lacking
 
 

@@ -2,7 +2,8 @@
 
     vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
               [--boot-spec FILE] [--cmdline FILE] [--hooks-dir DIR] [--drift off|report|enforce]
-              [--lldp on|off] [--host-id ID] [--cluster URL[,URL]] [--advertise HOST:PORT]
+              [--lldp on|off] [--ovs-rundir DIR | --ovsdb REMOTE] [--host-id ID]
+              [--cluster URL[,URL]] [--advertise HOST:PORT]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
 """
 
@@ -16,6 +17,7 @@ from typing import Any, NoReturn
 
 from vdsm_net import __version__
 from vdsm_net.backends.factory import make_backend
+from vdsm_net.backends.kinds import without_ovsdb
 from vdsm_net.cluster.keys import DEFAULT_HOST_TTL, DEFAULT_PREFIX
 from vdsm_net.engine.plan.show import plan_dot, plan_text
 from vdsm_net.model.errors import NetworkError
@@ -30,6 +32,16 @@ def _add_backend_args(parser: argparse.ArgumentParser, default: str) -> None:
         help="NIC names of the simulated kernel (memory backend only)",
     )
     parser.add_argument("--netns", default=None, help="work in this named network namespace")
+    parser.add_argument(
+        "--ovsdb", default=None, metavar="REMOTE",
+        help="OVSDB of the Open vSwitch that carries switch=ovs networks, e.g. "
+        "unix:/run/openvswitch/db.sock (netlink backend only; without it OVS networks fail)",
+    )
+    parser.add_argument(
+        "--ovs-rundir", default=None, metavar="DIR",
+        help="start (or reuse) ovsdb-server and ovs-vswitchd with everything under DIR, a "
+        "tmpfs such as /run/vdsm-net/ovs (the database is created there when missing)",
+    )
 
 
 def read_request(path: str) -> dict[str, Any]:
@@ -66,8 +78,9 @@ def plan_main(argv: Sequence[str]) -> int:
 
     try:
         body = read_request(args.file)
-        engine = Engine(make_backend(args.backend, args.nics, args.netns))
-        prepared = engine.prepare(
+        backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
+        no_ovs = args.backend == "netlink" and not (args.ovsdb or args.ovs_rundir)
+        prepared = Engine(backend, missing_kinds=without_ovsdb({}) if no_ovs else None).prepare(
             body.get("networks", {}), body.get("bondings", {}), body.get("options", {})
         )
     except NetworkError as exc:

@@ -36,7 +36,7 @@ from autonomic.manager import Manager
 from autonomic.policy import PolicyError, validate_policy
 from autonomic.reconcile import DEFAULT_RESYNC, read_snapshot
 from autonomic.store import Store, StoreError, WallClock
-from rpc.tls import DEFAULT_PKI_DIR, PkiError, client_files
+from rpc.tls.context import DEFAULT_PKI_DIR, PkiError, client_files
 from vdsm_net.cluster.endpoints import require_client_library
 from vdsm_net.cluster.keys import DEFAULT_PREFIX, Keys
 

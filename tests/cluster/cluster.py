@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from tests.cluster.etcd_server import EtcdCluster, free_port
 from tests.cluster.netns import HostNet, Switch
 from tests.cluster.procs import Agent, Manager, hosts_json, manager_cli

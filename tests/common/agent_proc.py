@@ -14,8 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rpc.pki import Issued, issue, make_ca
-from rpc.tls import CA_FILE, ENGINE_CERT, ENGINE_KEY, HOST_CERT, HOST_KEY
+from rpc.tls.context import CA_FILE, ENGINE_CERT, ENGINE_KEY, HOST_CERT, HOST_KEY
+from rpc.tls.pki import Issued, issue, make_ca
 
 START_TIMEOUT = 60.0  # a liveness bound for a loaded machine, never a measurement
 LISTENING = re.compile(r"listening on \S+:(\d+)")

@@ -120,3 +120,18 @@ def run_step(world: World, engine: Engine, scenario: Scenario, step: Step) -> li
         again = engine.plan(*step.again())
         problems += [f"not idempotent: {op.describe()}" for op in again]
     return problems
+
+
+def run_on_both(real: World, scenario: Scenario, label: str = "kernel") -> None:
+    """Every step on ``real`` and on a fresh simulated kernel: each behaves as the step says,
+    and after each step the two observed states are equal (normalized)."""
+    sim = MemoryWorld()
+    engines = {label: Engine(real.backend), "sim": Engine(sim.backend)}
+    worlds: dict[str, World] = {label: real, "sim": sim}
+    for i, step in enumerate(scenario.steps):
+        for name in (label, "sim"):
+            problems = run_step(worlds[name], engines[name], scenario, step)
+            assert problems == [], f"step {i} on {name}"
+        a = normalize(real.backend.observe(), scenario, engines[label])
+        b = normalize(sim.backend.observe(), scenario, engines["sim"])
+        assert differences(a, b, (label, "sim")) == [], f"step {i}"

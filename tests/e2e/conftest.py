@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from tests.e2e.e2e_agent import STARTED, Agent
 from tests.e2e.e2e_kernel import nic_namespace
 
@@ -67,12 +67,13 @@ def netns() -> Iterator[str]:
 
 @pytest.fixture
 def start_agent(pki: Path, tmp_path: Path) -> Iterator[StartAgent]:
-    """``start_agent(ns, boot_spec=None) -> Agent``, started and ready; all stopped afterwards.
+    """``start_agent(ns, boot_spec=None, extra=()) -> Agent``, started and ready (``extra``:
+    more flags); all stopped afterwards.
     Every agent of a test logs to ``tmp_path/agent.log`` (restarts append)."""
     agents: list[Agent] = []
 
-    def start(ns: str, boot_spec: Path | None = None) -> Agent:
-        agent = Agent(pki, ns, tmp_path / "agent.log", boot_spec)
+    def start(ns: str, boot_spec: Path | None = None, extra: tuple[str, ...] = ()) -> Agent:
+        agent = Agent(pki, ns, tmp_path / "agent.log", boot_spec, extra)
         agents.append(agent)
         return agent.start()
 

@@ -34,8 +34,10 @@ class AgentError(AssertionError):
 
 class Agent:
     def __init__(
-        self, pki: Path, netns: str, log_path: Path, boot_spec: Path | None = None
+        self, pki: Path, netns: str, log_path: Path, boot_spec: Path | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
+        self.extra = extra  # more vdsm-netd flags
         self.pki = pki
         self.netns = netns
         self.log_path = log_path
@@ -52,7 +54,7 @@ class Agent:
                 "--listen", "127.0.0.1:0", "--pki", str(self.pki)]
         if self.boot_spec is not None:
             argv += ["--boot-spec", str(self.boot_spec)]
-        return argv
+        return argv + list(self.extra)
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> Agent:

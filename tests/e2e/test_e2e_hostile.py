@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from rpc.client import ServerError
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from tests.e2e import e2e_kernel as k
 from tests.e2e.conftest import StartAgent
 from tests.e2e.e2e_agent import Agent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rpc.client import Client, ClientError, ServerError
-from rpc.tls import CA_FILE
+from rpc.tls.context import CA_FILE
 from tests.e2e import e2e_kernel as k
 from tests.e2e.e2e_agent import Agent
 from vdsm_net.verbs import schema as t

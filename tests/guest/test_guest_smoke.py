@@ -14,10 +14,12 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.common.ovs_daemons import Daemon, open_vswitch
 
 
 def sh(*argv: str) -> str:
@@ -114,52 +116,16 @@ def test_a_daemon_in_one_namespace_serves_another(
         dnsmasq.stop()
 
 
-class Daemon:
-    """A daemon started by a test, its output in a log file under TMPDIR."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.log = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    def wait_for(self, check: Callable[[], bool], seconds: float = 120) -> None:
-        """Wait until check() holds; fail at once, with the daemon's log, if it exits first."""
-        deadline = time.monotonic() + seconds
-        while not check():
-            if self.proc.poll() is not None:
-                tail = self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
-                pytest.fail(f"{self.name} exited with {self.proc.returncode}: {tail}")
-            assert time.monotonic() < deadline, f"{self.name} did not come up within {seconds} s"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
 def test_open_vswitch_daemons_run_with_their_database_under_run() -> None:
-    run = Path(tempfile.mkdtemp(prefix="ovs-", dir="/run"))
-    db, sock = run / "conf.db", run / "db.sock"
-    sh("ovsdb-tool", "create", str(db), "/usr/share/openvswitch/vswitch.ovsschema")
-    env = {**os.environ, "OVS_RUNDIR": str(run), "OVS_LOGDIR": str(run), "OVS_DBDIR": str(run)}
-    daemons = [Daemon("ovsdb-server", [
-        "ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run}/ovsdb.pid",
-        f"--unixctl={run}/ovsdb.ctl"], env)]
-    try:
-        daemons[0].wait_for(sock.exists)
-        vsctl = ("ovs-vsctl", f"--db=unix:{sock}")
-        sh(*vsctl, "--no-wait", "init")
-        daemons.append(Daemon("ovs-vswitchd", [
-            "ovs-vswitchd", f"unix:{sock}", f"--pidfile={run}/vswitchd.pid",
-            f"--unixctl={run}/vswitchd.ctl"], env))
+    with open_vswitch() as remote:
+        vsctl = ("ovs-vsctl", f"--db={remote}")
         sh(*vsctl, "--timeout=120", "add-br", "smokebr")
-        daemons[1].wait_for(lambda: Path("/sys/class/net/smokebr").exists())
+        deadline = time.monotonic() + 120
+        while not Path("/sys/class/net/smokebr").exists():
+            assert time.monotonic() < deadline, "ovs-vswitchd made no smokebr link"
+            time.sleep(0.2)
         assert "smokebr" in sh(*vsctl, "list-br")
         sh(*vsctl, "--timeout=120", "del-br", "smokebr")
-    finally:
-        for d in reversed(daemons):
-            d.stop()
 
 
 def _etcd(url: str, verb: str, body: dict[str, str]) -> dict[str, object]:

@@ -15,8 +15,8 @@ import pytest
 from rpc.background import BackgroundServer
 from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
-from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
+from rpc.tls.pki import init_pki
 from tests.common.iproute import ip
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.backends.netlink.monitor import NetlinkMonitor

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.common.parity_runner import MemoryWorld, World, differences, normalize, run_step
+from tests.common.parity_runner import MemoryWorld, differences, normalize, run_on_both
 from tests.common.parity_scenarios import SCENARIOS, Scenario, params
 from tests.kernel.conftest import NetlinkWorld
 from vdsm_net.backends.base import Backend
@@ -26,16 +26,7 @@ def test_both_worlds_start_equal(real: NetlinkWorld) -> None:
 
 @pytest.mark.parametrize("scenario", params())
 def test_parity(real: NetlinkWorld, scenario: Scenario) -> None:
-    sim = MemoryWorld()
-    engines = {"kernel": Engine(real.backend), "sim": Engine(sim.backend)}
-    worlds: dict[str, World] = {"kernel": real, "sim": sim}
-    for i, step in enumerate(scenario.steps):
-        for label in ("kernel", "sim"):
-            problems = run_step(worlds[label], engines[label], scenario, step)
-            assert problems == [], f"step {i} on {label}"
-        a = normalize(real.backend.observe(), scenario, engines["kernel"])
-        b = normalize(sim.backend.observe(), scenario, engines["sim"])
-        assert differences(a, b, ("kernel", "sim")) == [], f"step {i}"
+    run_on_both(real, scenario)
 
 
 def _release_story(backend: Backend) -> list[tuple[int, bool, str | None]]:

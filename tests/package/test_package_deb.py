@@ -24,6 +24,8 @@ EXPECTED = {
     "usr/share/doc/vdsm-net/examples/bond-vlan.json",
     "usr/lib/python3/dist-packages/vdsm_net/agent.py",
     "usr/lib/python3/dist-packages/rpc/server.py",
+    "usr/lib/python3/dist-packages/rpc/stomp/codec.py",
+    "usr/lib/python3/dist-packages/rpc/tls/pki.py",
 }
 
 
@@ -43,7 +45,8 @@ def test_the_package_names_its_dependencies(deb: str) -> None:
     info = subprocess.run(["dpkg-deb", "-f", deb, "Depends", "Package", "Architecture"],
                           capture_output=True, text=True, check=True, timeout=WAIT).stdout
     assert "Package: vdsm-net" in info and "Architecture: all" in info
-    for dep in ("python3-cryptography", "python3-prometheus-client", "iproute2"):
+    for dep in ("python3-cryptography", "python3-prometheus-client", "python3-openvswitch",
+                "iproute2"):
         assert dep in info
     assert "pyroute2" not in info  # the product speaks rtnetlink itself; only the tests use it
 

@@ -25,6 +25,9 @@ from vdsm_net.model.ops import CreateLink, Op
 KIND_MODULES = {"bond": "bonding", "vlan": "8021q", "bridge": "bridge", "dummy": "dummy",
                 "openvswitch": "openvswitch"}
 KIND_CODES = {"bond": ERR_BAD_BONDING, "vlan": ERR_BAD_VLAN, "bridge": ERR_BAD_BRIDGE}
+OVS_KINDS = ("ovs-bridge", "ovs-port")  # the agent's Open vSwitch objects, made through OVSDB
+NO_OVSDB = "ovsdb"
+"""The reason an OVS kind is missing when the kernel has the module but the agent has no OVSDB."""
 
 
 def _listed(path: Path, module: str) -> bool:
@@ -54,7 +57,15 @@ def missing_kinds(
         if _listed(tree / "modules.builtin", module) or _listed(tree / "modules.dep", module):
             continue
         out[kind] = module
+    if "openvswitch" in out:
+        out.update(dict.fromkeys(OVS_KINDS, "openvswitch"))
     return out
+
+
+def without_ovsdb(missing: Mapping[str, str]) -> dict[str, str]:
+    """``missing`` plus the OVS kinds, for an agent that runs with no OVSDB (a plain netlink
+    backend): an OVS network is then refused up front instead of failing while applied."""
+    return {**dict.fromkeys(OVS_KINDS, NO_OVSDB), **missing}
 
 
 def refuse_missing(plan: Iterable[Op], missing: Mapping[str, str]) -> None:
@@ -64,6 +75,12 @@ def refuse_missing(plan: Iterable[Op], missing: Mapping[str, str]) -> None:
     for op in plan:
         if isinstance(op, CreateLink) and op.link.kind in missing:
             kind, module = op.link.kind, missing[op.link.kind]
+            if module == NO_OVSDB:
+                raise NetworkError(
+                    ERR_BAD_PARAMS,
+                    f"{op.link.name}: switch 'ovs' needs Open vSwitch, and this agent runs "
+                    "without OVSDB; start vdsm-netd with --ovs-rundir DIR or --ovsdb REMOTE",
+                )
             raise NetworkError(
                 KIND_CODES.get(kind, ERR_BAD_PARAMS),
                 f"{op.link.name}: this kernel has no {kind} support (module {module} is neither "

@@ -15,7 +15,7 @@ from typing import Any
 
 from rpc import cli
 from rpc.client import Client, ClientError, ServerError
-from rpc.tls import PkiError, client_ssl_context
+from rpc.tls.context import PkiError, client_ssl_context
 from vdsm_net import __version__
 from vdsm_net.client import catalog
 from vdsm_net.client.show import check_lines, show_tree

@@ -34,8 +34,10 @@ def adopt(state: KernelState) -> RunningConfig:
     for link in state.links.values():
         fields = tag_fields(link.tag)
         if link.kind == "bond" and fields.get("bond") == link.name:
+            master = state.links.get(link.master or "")
             bonds[link.name] = Bond(
-                link.name, tuple(state.ports_of(link.name)), link.bond_options or (("mode", "0"),)
+                link.name, tuple(state.ports_of(link.name)), link.bond_options or (("mode", "0"),),
+                switch="ovs" if master is not None and master.kind == "ovs-bridge" else "legacy",
             )
         net = fields.get("net")
         if net is None:
@@ -47,11 +49,13 @@ def adopt(state: KernelState) -> RunningConfig:
 
 
 def _southbound(state: KernelState, top: Link) -> Link | None:
-    if top.kind != "bridge":
+    if top.kind == "ovs-port":
+        top = state.links.get(top.master or "") or top
+    elif top.kind != "bridge":
         return top
     for port in state.ports_of(top.name):
         link = state.links[port]
-        if link.tag and link.tag.startswith(TAG_PREFIX):
+        if link.kind != "ovs-port" and link.tag and link.tag.startswith(TAG_PREFIX):
             return link
     return None
 
@@ -65,9 +69,12 @@ def _network(state: KernelState, name: str, top: Link) -> Network:
         base = state.links.get(south.vlan_base or "")
     nic = base.name if base is not None and base.kind == "nic" else None
     bonding = base.name if base is not None and base.kind == "bond" else None
+    bridged = top.kind == "bridge"
+    if top.kind == "ovs-port":
+        vlan, bridged = top.vlan_id, tag_fields(top.tag).get("bridged") != "false"
     net = Network(
-        name, nic=nic, bonding=bonding, vlan=vlan, bridged=top.kind == "bridge",
-        mtu=top.mtu,
+        name, nic=nic, bonding=bonding, vlan=vlan, bridged=bridged, mtu=top.mtu,
+        switch="ovs" if top.kind == "ovs-port" else "legacy",
     )
     if top.kind == "bridge":
         net = _replace(net, stp=top.stp, bridge_opts=top.bridge_opts)

@@ -2,7 +2,7 @@
 
 Pure: ``render(config, observed)`` reads the observed state only to copy a NIC's observed facts
 (index, permanent MAC) into its target, and to keep NICs the kernel does not have out of the
-target's link set. Everything rendered is up.
+target's link set. Everything rendered is up but an OVS bridge's own link (``render_ovs``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import ipaddress
 import zlib
 
 from vdsm_net.engine.qos import render_tc
+from vdsm_net.engine.render_ovs import render_ovs_network
 from vdsm_net.model.desired import DEFAULT_MTU, Network, RunningConfig
 from vdsm_net.model.kernel import (
     MAIN_TABLE,
@@ -89,7 +90,11 @@ def render(config: RunningConfig, observed: KernelState) -> KernelState:
             links[nic] = _nic(nic, mtu, bond.name, observed)
 
     for net in config.networks.values():
-        _render_network_links(net, base_mtu, links, observed)
+        if net.ovs:
+            bridge = render_ovs_network(net, config, base_mtu, links, observed, net_tag(net.name))
+            _southbound_port(net, bridge, base_mtu, links, observed)
+        else:
+            _render_network_links(net, base_mtu, links, observed)
 
     addresses: set[Address] = set()
     routes: set[Route] = set()
@@ -159,6 +164,20 @@ def _nic(name: str, mtu: int, master: str | None, observed: KernelState) -> Link
     if seen is None:
         return link
     return link.with_(index=seen.index, perm_mac=seen.perm_mac, oper_up=seen.oper_up)
+
+
+def _southbound_port(
+    net: Network, bridge: str | None, base_mtu: dict[str, int], links: dict[str, Link],
+    observed: KernelState,
+) -> None:
+    """The NIC or bond under ``bridge``: a NIC not yet rendered is rendered as its port."""
+    base = net.base
+    if base is None or bridge is None:
+        return
+    if base not in links:
+        links[base] = _nic(base, base_mtu.get(base, DEFAULT_MTU), bridge, observed)
+    else:
+        links[base] = links[base].with_(master=bridge)
 
 
 def _render_network_links(

@@ -3,14 +3,14 @@
 ``validate(request, running, desired, observed)`` with ``desired = merge(running, request)``.
 Pure: it reads its inputs and raises ``NetworkError`` with vdsm's code (and vdsm's message text
 where §4.3 quotes it, naming the object). Additions of ours, all at the places noted: a bond name
-longer than the kernel's 15 characters (25), switch 'ovs' (21, not supported), a VLAN device name
-over 15 characters (26), and unknown or bad ``custom.bridge_opts`` (21; vdsm finds those only while
-applying). Against hostile input (issue 12): a bootproto other than 'none'/'dhcp' (21); names the
-kernel or the ownership tag cannot hold (27, see ``names``); multicast, loopback, unspecified and
-broadcast addresses and gateways, a prefix 0 off the default route network, and a nameserver
-that is not one address (22); a bridge or VLAN the network would create that exists and is not
-ours (27, 26): an unowned link is never taken over. And vdsm's host QoS rules
-(``qos.check_host_qos``, 21).
+longer than the kernel's 15 characters (25), legacy and ovs networks on one device (21), a VLAN
+device name over 15 characters (26), and unknown or bad ``custom.bridge_opts`` (21; vdsm finds
+those only while applying). Against hostile input (issue 12): a bootproto other than 'none' or
+'dhcp' (21); names the kernel or the ownership tag cannot hold (27, see ``names``); multicast,
+loopback, unspecified and broadcast addresses and gateways, a prefix 0 off the default route
+network, and a nameserver that is not one address (22); a bridge or VLAN the network would create
+that exists and is not ours (27, 26): an unowned link is never taken over. And vdsm's host QoS
+rules (``qos.check_host_qos``, 21).
 """
 
 from __future__ import annotations
@@ -222,11 +222,28 @@ def _check_switch(request: Request, running: RunningConfig) -> None:
             "Mixing of legacy and ovs networks/bonds is not supported: "
             + ", ".join(f"{what}={switch}" for what, switch in switches.items()),
         )
-    for what, switch in switches.items():
-        if switch != "legacy":
+
+
+def _check_switch_per_device(desired: RunningConfig) -> None:
+    """One southbound device is either under Linux networks or under one OVS bridge (21)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for name in sorted(desired.networks):
+        net = desired.networks[name]
+        if net.base is None:
+            continue
+        first = seen.setdefault(net.base, (net.switch, name))
+        if first[0] != net.switch:
             raise _fail(
                 ERR_BAD_PARAMS,
-                f"Switch type {switch!r} of {what} is not supported; only 'legacy' is",
+                f"Mixing of legacy and ovs networks on {net.base} is not supported: "
+                f"network {first[1]}={first[0]}, network {name}={net.switch}",
+            )
+        bond = desired.bonds.get(net.base)
+        if bond is not None and bond.switch != net.switch:
+            raise _fail(
+                ERR_BAD_PARAMS,
+                f"Network {name} (switch {net.switch}) on bond {bond.name} "
+                f"(switch {bond.switch}) is not supported",
             )
 
 
@@ -364,6 +381,7 @@ def validate(
     _check_links(request)
     _check_ip(request)
     _check_switch(request, running)
+    _check_switch_per_device(desired)
     _check_southbound(desired)
     _check_networks(request, running, desired, observed)
     _check_bonds(request, desired, observed)

@@ -77,6 +77,11 @@ class Network:
     host_qos: HostQos | None = None  # tc HFSC on the base device (engine/qos.py)
 
     @property
+    def ovs(self) -> bool:
+        """An Open vSwitch network: an internal port named after it on its base's OVS bridge."""
+        return self.switch == "ovs"
+
+    @property
     def base(self) -> str | None:
         """The southbound base device: the NIC or the bond."""
         return self.nic or self.bonding
@@ -90,13 +95,14 @@ class Network:
 
     @property
     def southbound(self) -> str | None:
-        """The device under the bridge (or the top device when bridgeless)."""
+        """The device under the bridge (or the top device when bridgeless). On OVS it is only the
+        name caps report (vdsm's legacy-shaped topology): the kernel has no VLAN device."""
         return self.vlan_device or self.base
 
     @property
     def top(self) -> str | None:
-        """The device that carries the IP configuration."""
-        return self.name if self.bridged else self.southbound
+        """The device that carries the IP configuration (on OVS always the internal port)."""
+        return self.name if self.bridged or self.ovs else self.southbound
 
     def to_wire(self) -> dict[str, Any]:
         """vdsm's canonical attribute dict for this network (None values left out)."""

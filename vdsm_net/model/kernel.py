@@ -16,7 +16,11 @@ from typing import Literal
 from vdsm_net.model.desired import Pairs
 from vdsm_net.model.tc import TcObject
 
-LinkKind = Literal["nic", "bond", "vlan", "bridge", "other"]
+LinkKind = Literal["nic", "bond", "vlan", "bridge", "other", "ovs-bridge", "ovs-port"]
+"""``ovs-bridge``: an Open vSwitch bridge (its local port is the kernel link of that name);
+``ovs-port``: an OVS internal interface on the bridge ``master``, ``vlan_id`` its access tag.
+A NIC or bond that is an OVS bridge's port has that bridge as ``master``. Their ownership tag
+lives in the OVSDB row's ``external_ids`` instead of the ifalias."""
 
 TAG_PREFIX = "vdsm-net:"
 """Ownership tags live in the link's ifalias: ``vdsm-net:net=<network>``, ``vdsm-net:bond=<bond>``
@@ -48,7 +52,7 @@ class Link:
     master: str | None = None
     tag: str | None = None  # ifalias ownership tag, None when unowned
     mac: str | None = None  # compared only when the target sets it
-    vlan_id: int | None = None  # vlan only
+    vlan_id: int | None = None  # vlan only, or an ovs-port's access tag
     vlan_base: str | None = None  # vlan only
     bond_options: Pairs = ()  # bond only; numerized, "mode" first and always present
     stp: bool = False  # bridge only

@@ -70,7 +70,7 @@ def render(page: Page) -> str:
 
 def pages() -> list[Page]:
     from rpc import cli as client_cli
-    from rpc import pki
+    from rpc.tls import pki
     from vdsm_net import cli
     from vdsm_net.client import catalog
     from vdsm_net.client.main import COMMANDS

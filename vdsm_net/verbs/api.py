@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from rpc.jsonrpc import CallContext, RpcError
+from rpc.jsonrpc import INVALID_PARAMS, CallContext, RpcError, error_message
 from vdsm_net.drift.monitor import CAPS_KEY as DRIFT_CAPS_KEY
 from vdsm_net.drift.monitor import DriftMonitor
 from vdsm_net.dynamic.dhcp import DhcpManager
@@ -50,7 +50,6 @@ from vdsm_net.verbs.stats import host_stats, network_statistics
 
 log = logging.getLogger(__name__)
 
-INVALID_PARAMS = -32602
 HOST_CONN_EVENT = "|net|host_conn|no_id"
 
 
@@ -333,8 +332,8 @@ def _request_params(
     for name, value in (("networks", networks), ("bondings", bondings), ("options", options)):
         value = {} if value is None else value
         if not isinstance(value, dict):
-            raise RpcError(INVALID_PARAMS, f"Invalid method parameter(s): {{'{name}': "
-                           f"'expected an object, got {type(value).__name__}'}}")
+            raise RpcError(INVALID_PARAMS, error_message(
+                INVALID_PARAMS, {name: f"expected an object, got {type(value).__name__}"}))
         out.append(value)
     return out[0], out[1], out[2]
 

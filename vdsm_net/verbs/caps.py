@@ -17,6 +17,7 @@ from vdsm_net.engine.qos import device_report, report
 from vdsm_net.model import bridgeopts
 from vdsm_net.model.desired import Network, RunningConfig
 from vdsm_net.model.kernel import MAIN_TABLE, Address, KernelState, Link, Route
+from vdsm_net.verbs.caps_ovs import ovs_bridged, ovs_bridgeless, ovs_shadows
 from vdsm_net.verbs.shapes import (
     BondCaps,
     BridgeCaps,
@@ -129,14 +130,16 @@ def _nic(index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None)
     return out
 
 
-def _bond(index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None) -> BondCaps:
+def _bond(
+    index: CapsIndex, link: Link, facts: NicFacts, top_net: Network | None, switch: str
+) -> BondCaps:
     return {
         **devinfo(index, link, top_net),  # type: ignore[typeddict-item]
         "hwaddr": link.mac or "",
         "slaves": index.ports(link.name),
         "active_slave": link.active_slave or "",
         "opts": dict(link.bond_options) or {"mode": "0"},
-        "switch": "legacy",
+        "switch": switch,
         "speed": facts.speed,
     }
 
@@ -159,6 +162,11 @@ def _network(index: CapsIndex, net: Network) -> BridgedNetCaps | BridgelessNetCa
     link = index.state.links.get(top) if top else None
     if top is None or link is None:
         return None
+    if net.ovs:
+        info = devinfo(index, link, net)
+        if net.bridged:
+            return _net_extras(ovs_bridged(info, net), index, net)
+        return _net_extras(ovs_bridgeless(info, net), index, net)
     if net.bridged:
         south = net.southbound
         ports = index.ports(top)
@@ -214,7 +222,9 @@ def network_caps(
         if link.kind == "nic" and not name.startswith(HIDDEN_NIC_PREFIXES):
             nics[name] = _nic(index, link, link_facts(facts, name), top_net)
         elif link.kind == "bond":
-            bonds[name] = _bond(index, link, link_facts(facts, name), top_net)
+            bond = running.bonds.get(name)
+            switch = bond.switch if bond is not None else "legacy"
+            bonds[name] = _bond(index, link, link_facts(facts, name), top_net, switch)
         elif link.kind == "vlan":
             vlans[name] = _vlan(index, link, top_net)
         elif link.kind == "bridge" and name != ";vdsmdummy;":
@@ -226,9 +236,17 @@ def network_caps(
             bonds[dev]["qos"] = qos
     networks = {}
     for name in sorted(running.networks):
-        entry = _network(index, running.networks[name])
-        if entry is not None:
-            networks[name] = entry
+        net = running.networks[name]
+        entry = _network(index, net)
+        if entry is None:
+            continue
+        networks[name] = entry
+        if net.ovs:
+            port = state.links[name]
+            blank = devinfo(index, Link("", "other", mtu=port.mtu))
+            shadow_bridges, shadow_vlans = ovs_shadows(devinfo(index, port, net), blank, net, port)
+            bridges.update(shadow_bridges)
+            vlans.update(shadow_vlans)
     return {
         "networks": networks,
         "bridges": bridges,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from tests.cluster.etcd_server import EtcdCluster
 from tests.unit.autonomic.live import Live
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from vdsm_net.backends.base import NicFacts
 from vdsm_net.backends.killswitch import KILL_AT_WRITE_ENV, KillSwitch, kill_at_write
 from vdsm_net.backends.memory.kernel import MemoryKernel

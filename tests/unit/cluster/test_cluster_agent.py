@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rpc.client import Client
-from rpc.pki import init_pki
+from rpc.tls.pki import init_pki
 from tests.cluster.etcd_server import EtcdCluster, free_port
 from tests.unit.cluster.cluster_helpers import etcd_get, sync_until
 from vdsm_net.cluster.identity import boot_id

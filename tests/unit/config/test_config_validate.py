@@ -103,9 +103,21 @@ def test_switch_of_removed_entity_comes_from_running() -> None:
     assert err.code == ERR_BAD_PARAMS and "Mixing" in err.message
 
 
-def test_ovs_is_not_supported() -> None:
-    err = error_of({"a": {"nic": "eth0", "custom": {"ovs": True}}})
-    assert err.code == ERR_BAD_PARAMS and "not supported" in err.message
+def test_ovs_networks_are_accepted() -> None:
+    setup({"a": {"nic": "eth0", "custom": {"ovs": True}}, "b": {"nic": "eth0", "vlan": "5",
+                                                              "switch": "ovs"}})
+
+
+def test_a_device_under_legacy_and_ovs_networks_is_21() -> None:
+    running = RunningConfig(networks={"old": Network(name="old", nic="eth0")})
+    err = error_of({"new": {"nic": "eth0", "vlan": "7", "switch": "ovs"}}, running=running)
+    assert err.code == ERR_BAD_PARAMS and "on eth0" in err.message
+
+
+def test_an_ovs_network_on_a_legacy_bond_is_21() -> None:
+    running = RunningConfig(bonds={"bond0": Bond(name="bond0", nics=("eth1", "eth2"))})
+    err = error_of({"new": {"bonding": "bond0", "switch": "ovs"}}, running=running)
+    assert err.code == ERR_BAD_PARAMS and "bond bond0" in err.message
 
 
 def test_bridgeless_without_device_is_21() -> None:
@@ -276,8 +288,8 @@ def test_good_bridge_opts_pass() -> None:
          ERR_BAD_ADDR),
         # bad address (22) before the ovs switch (21)
         ({"n": {"nic": "eth0", "ipaddr": "1.2.3", "switch": "ovs"}}, {}, ERR_BAD_ADDR),
-        # ovs (21) before a missing nic (23)
-        ({"n": {"nic": "nope", "switch": "ovs"}}, {}, ERR_BAD_PARAMS),
+        # an ovs network gets the legacy checks: a missing nic (23)
+        ({"n": {"nic": "nope", "switch": "ovs"}}, {}, ERR_BAD_NIC),
         # bridgeless without device (21) before the bad bridge name (27) of another network
         ({"a b": {"nic": "eth0"}, "x": {"bridged": False}}, {}, ERR_BAD_PARAMS),
         # vlan range (26) before missing nic (23) in one network

@@ -3,13 +3,15 @@
 Reusable by other areas: ``nic_sets()`` draws NIC names, ``running_configs(nics)`` draws a
 ``RunningConfig`` that passes vdsm's validation rules (one untagged network and distinct VLAN
 ids per base, bond slaves carry no network, at most one default-route network, gateways inside
-their subnet). ``seed_foreign(kernel)`` adds a link, address, route and rule the agent must never
+their subnet; the networks of some bases, and those bases' bonds, are ``switch: ovs``).
+``seed_foreign(kernel)`` adds a link, address, route and rule the agent must never
 touch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from hypothesis import strategies as st
 
@@ -92,7 +94,14 @@ def running_configs(draw: st.DrawFn, nics: Sequence[str]) -> RunningConfig:
     bond_map = draw(bonds(nics))
     slaves = {n for b in bond_map.values() for n in b.nics}
     bases = [n for n in nics if n not in slaves] + sorted(bond_map)
-    return RunningConfig(networks=draw(networks(bases, set(bond_map))), bonds=bond_map)
+    nets = draw(networks(bases, set(bond_map)))
+    ovs_bases = draw(st.sets(st.sampled_from(bases))) if bases else set()
+    for name, net in nets.items():  # the networks of an OVS base are all OVS, and its bond
+        if net.base in ovs_bases:
+            nets[name] = replace(net, switch="ovs", stp=False, bridge_opts=())
+    for name in ovs_bases & set(bond_map):
+        bond_map[name] = replace(bond_map[name], switch="ovs")
+    return RunningConfig(networks=nets, bonds=bond_map)
 
 
 def seed_foreign(kernel: MemoryKernel) -> None:

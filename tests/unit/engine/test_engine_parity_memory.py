@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.common.parity_ovs import ovs_params
 from tests.common.parity_runner import MemoryWorld, normalize, run_step
 from tests.common.parity_scenarios import SCENARIOS, Scenario, params
 from vdsm_net.engine.engine import Engine
 
 
-@pytest.mark.parametrize("scenario", params())
+@pytest.mark.parametrize("scenario", [*params(), *ovs_params()])
 def test_scenario_on_the_simulated_kernel(scenario: Scenario) -> None:
     world = MemoryWorld()
     engine = Engine(world.backend)

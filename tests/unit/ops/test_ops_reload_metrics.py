@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography import x509
 
 from rpc.client import Client, ServerError
-from rpc.tls import client_ssl_context
+from rpc.tls.context import client_ssl_context
 from tests.common.agent_proc import AgentProc, Pki
 
 WAIT = 60.0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rpc.client import Client
-from rpc.tls import client_ssl_context
+from rpc.tls.context import client_ssl_context
 from tests.common.agent_proc import AgentProc, Pki
 from vdsm_net.ops.sdnotify import Notifier, watchdog_interval
 

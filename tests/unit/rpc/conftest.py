@@ -11,8 +11,8 @@ import pytest
 
 from rpc.background import BackgroundServer
 from rpc.jsonrpc import CallContext, Dispatcher
-from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
+from rpc.tls.pki import init_pki
 
 # Small limits so the hostile tests run quickly; the defaults are tested at the codec level.
 TEST_MAX_FRAME = 256 * 1024

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from rpc.stomp import encode_frame
+from rpc.stomp.codec import encode_frame
 
 REQUESTS = "jms.topic.vdsm_requests"
 RESPONSES = "jms.topic.vdsm_responses"

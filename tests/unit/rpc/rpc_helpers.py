@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rpc.client import Client
-from rpc.stomp import Frame, Parser, encode_frame
-from rpc.tls import client_ssl_context
+from rpc.stomp.codec import Frame, Parser, encode_frame
+from rpc.tls.context import client_ssl_context
 
 WAIT = 10.0  # generous upper bound for "eventually"; never a pass/fail timing
 
@@ -81,3 +81,63 @@ def ping_ok(port: int, pki: Path) -> bool:
 
 def body_json(frame: Frame) -> Any:
     return json.loads(frame.body or b"")
+
+
+class RecordReader:
+    """A TLS client that sees record boundaries: the TCP bytes are cut into TLS records and
+    each is decrypted alone (ssl.SSLObject over memory BIOs), so :meth:`record` returns the
+    plaintext of exactly one record from the server (b"" for one that carries no application
+    data, such as a TLS 1.3 session ticket)."""
+
+    def __init__(self, port: int, ctx: ssl.SSLContext) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self._in, self._out, server_hostname="localhost")
+        self._raw = b""
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._in.write(self._tcp())
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._out.pending:
+            self.sock.sendall(self._out.read())
+
+    def _tcp(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        return data
+
+    def send(self, data: bytes) -> None:
+        self.tls.write(data)
+        self._flush()
+
+    def record(self) -> bytes:
+        while len(self._raw) < 5 or len(self._raw) < 5 + int.from_bytes(self._raw[3:5]):
+            self._raw += self._tcp()
+        size = 5 + int.from_bytes(self._raw[3:5])
+        one, self._raw = self._raw[:size], self._raw[size:]
+        self._in.write(one)
+        out = b""
+        while True:
+            try:
+                out += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self._flush()  # (a key update would be answered)
+                return out
+
+    def frames(self) -> list[Frame]:
+        """The frames in the next record (asserting it holds whole ones)."""
+        data = self.record()
+        parser = Parser()
+        frames = parser.feed(data)
+        assert parser.idle, f"a record ends inside a frame: {data[-80:]!r}"
+        return frames
+
+    def close(self) -> None:
+        self.sock.close()

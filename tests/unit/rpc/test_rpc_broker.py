@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from rpc.broker import RESPONSE_QUEUE, Broker, Limits, Request, Session, negotiate_heartbeat
 from rpc.jsonrpc import Dispatcher
-from rpc.stomp import Frame, Parser, encode_frame
+from rpc.stomp.broker import RESPONSE_QUEUE, Broker, Limits, Request, Session, negotiate_heartbeat
+from rpc.stomp.codec import Frame, Parser, encode_frame
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
 
 
@@ -79,7 +79,8 @@ def test_engine_order_subscribe_before_connect(h: Harness) -> None:
     feed(s, "SEND", {"destination": "jms.topic.vdsm_requests", "reply-to": RESPONSE_QUEUE}, ping())
     (msg,) = link.take()
     assert msg.command == "MESSAGE"
-    assert list(msg.headers) == ["destination", "content-type", "subscription", "content-length"]
+    assert list(msg.headers) == [
+        "destination", "content-type", "subscription", "message-id", "content-length"]
     assert msg.headers["destination"] == RESPONSE_QUEUE
     assert msg.headers["subscription"] == "s1"
     assert json.loads(msg.text()) == {"jsonrpc": "2.0", "id": "r1", "result": True}

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from rpc import cli, pki
+from rpc import cli
 from rpc.background import BackgroundServer
-from rpc.tls import CA_FILE, ENGINE_CERT, ENGINE_KEY, HOST_CERT, HOST_KEY
+from rpc.tls import pki
+from rpc.tls.context import CA_FILE, ENGINE_CERT, ENGINE_KEY, HOST_CERT, HOST_KEY
 
 
 def run_cli(server: BackgroundServer, pki_dir: Path, *args: str) -> list[str]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from rpc.background import BackgroundServer
 from rpc.jsonrpc import Dispatcher
-from rpc.stomp import Parser, ProtocolError, encode_frame
+from rpc.stomp.codec import Parser, ProtocolError, encode_frame
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
 from tests.unit.rpc.rpc_helpers import FrameReader, connect_raw, ping_ok
 from tests.unit.rpc.test_rpc_broker import Harness

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from rpc.connection import Connection
 from rpc.guard import Guard, GuardLimits, peer_key
+from rpc.stomp.connection import Connection
 
 
 class FakeConn:

@@ -19,7 +19,7 @@ import pytest
 
 from rpc.background import BackgroundServer
 from rpc.server import StompServer, server_ssl_context
-from rpc.stomp import Frame
+from rpc.stomp.codec import Frame
 from tests.unit.rpc.conftest import Verbs, make_dispatcher
 from tests.unit.rpc.hostile_cases import CASES, LIMITS, UNSET, Case, Want
 from tests.unit.rpc.rpc_helpers import WAIT, FrameReader, connect_raw, ping_ok, send

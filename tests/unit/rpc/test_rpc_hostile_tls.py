@@ -19,9 +19,9 @@ import pytest
 from rpc.background import BackgroundServer
 from rpc.client import Client, ClientError
 from rpc.jsonrpc import Dispatcher
-from rpc.pki import Issued, issue, make_ca
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import CA_FILE
+from rpc.tls.context import CA_FILE
+from rpc.tls.pki import Issued, issue, make_ca
 from tests.unit.rpc.conftest import TEST_MAX_FRAME
 from tests.unit.rpc.rpc_helpers import WAIT, FrameReader, connect_raw, ping_ok, send, tls_socket
 

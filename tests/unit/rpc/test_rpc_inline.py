@@ -16,8 +16,8 @@ from rpc.background import BackgroundServer
 from rpc.client import Client
 from rpc.jsonrpc import METHOD_NOT_FOUND, Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import DEFAULT_TLS_READ_BUFFER
-from rpc.tlsdirect import TlsTransport
+from rpc.tls.context import DEFAULT_TLS_READ_BUFFER
+from rpc.tls.direct import TlsTransport
 from tests.unit.rpc.rpc_helpers import WAIT, FrameReader, body_json, connect_raw, request, send
 
 LOOP_THREAD = "rpc-server"  # BackgroundServer's thread: the server's event loop
@@ -150,7 +150,7 @@ def _subscribed(port: int, pki: Path) -> tuple[Any, FrameReader]:
 
 
 def _ping_frame(n: int) -> bytes:
-    from rpc.stomp import encode_frame
+    from rpc.stomp.codec import encode_frame
 
     headers = {"destination": REQUESTS, "reply-to": "replies"}
     return encode_frame("SEND", headers, json.dumps(request("Host.ping2", req_id=n)))

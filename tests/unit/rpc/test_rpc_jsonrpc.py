@@ -120,8 +120,34 @@ def test_internal_error_appends_the_exception_text(disp: Dispatcher) -> None:
         "code": -32603,
         "message": "Internal JSON-RPC error: {'reason': 'boom'}",
     }
-    bad_args = call(disp, req("Host.ping2", {"unexpected": 1}))
-    assert bad_args["error"]["code"] == -32603
+
+
+def test_params_that_do_not_fit_are_invalid_params_naming_the_parameter() -> None:
+    def setup(networks: dict[str, Any], bondings: dict[str, Any], options: Any = None) -> bool:
+        return True
+
+    def inner_type_error(x: int) -> None:
+        raise TypeError("from inside the verb")
+
+    d = Dispatcher({"Host.setup": setup, "Test.inner": inner_type_error})
+    d.register("Test.ctx", lambda ctx, a: a, context=True)
+    cases = [
+        ("Host.setup", {"networks": {}}, "missing a required argument: 'bondings'"),
+        ("Host.setup", {"networks": {}, "bondings": {}, "extra": 1},
+         "got an unexpected keyword argument 'extra'"),
+        ("Host.setup", [{}, {}, {}, {}], "too many positional arguments"),
+        ("Test.ctx", {}, "missing a required argument: 'a'"),  # the context is not counted
+    ]
+    for method, params, reason in cases:
+        err = call(d, req(method, params))["error"]
+        assert err == {"code": -32602,
+                       "message": f"Invalid method parameter(s): {{'reason': {reason!r}}}"}
+    assert call(d, req("Host.setup", {"networks": {}, "bondings": {}}))["result"] is True
+    assert call(d, req("Test.ctx", {"a": 5}))["result"] == 5
+    # a TypeError raised inside a verb whose params fit is still an internal error
+    inner = call(d, req("Test.inner", {"x": 1}))["error"]
+    assert inner == {"code": -32603,
+                     "message": "Internal JSON-RPC error: {'reason': 'from inside the verb'}"}
 
 
 def test_unserialisable_result_is_an_internal_error() -> None:
@@ -158,7 +184,7 @@ def test_ctx_is_injected_and_never_taken_from_params(disp: Dispatcher) -> None:
     assert call(disp, req("Test.whoami"))["result"]["conn"] == 0
     # a param named like the context's parameter cannot replace it: the call is refused
     forged = call(disp, req("Test.whoami", {"_ctx": "forged"}), ctx)["error"]
-    assert forged["code"] == -32603 and "_ctx" in forged["message"]
+    assert forged["code"] == -32602 and "'_ctx'" in forged["message"]
 
 
 def test_the_context_is_declared_at_registration_not_found_by_signature() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rpc.stomp import (
+from rpc.stomp.codec import (
     DEFAULT_MAX_FRAME_SIZE,
     Frame,
     Parser,
@@ -230,11 +230,14 @@ def test_frames_before_an_error_are_returned_first() -> None:
     dest=st.text(min_size=1, max_size=20),
     sub_id=st.text(max_size=10),
     body=st.binary(max_size=64),
+    message_id=st.integers(min_value=0, max_value=2**63),
 )
-def test_message_template_matches_encode_frame(dest: str, sub_id: str, body: bytes) -> None:
+def test_message_template_matches_encode_frame(
+    dest: str, sub_id: str, body: bytes, message_id: int
+) -> None:
     headers = {"destination": dest, "content-type": "application/json", "subscription": sub_id}
-    assert fill_template(message_template("MESSAGE", headers), body) == encode_frame(
-        "MESSAGE", headers, body
+    assert fill_template(message_template(headers), message_id, body) == encode_frame(
+        "MESSAGE", {**headers, "message-id": message_id}, body
     )
 
 

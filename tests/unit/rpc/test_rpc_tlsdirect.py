@@ -1,4 +1,4 @@
-"""rpc.tlsdirect on its own: output held by a full socket is flushed before the close_notify;
+"""rpc.tls.direct on its own: output held by a full socket is flushed before the close_notify;
 reads survive a tiny read size; a closing server abandons handshakes still under way."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from rpc.background import BackgroundServer
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import client_ssl_context
-from rpc.tlsdirect import TlsTransport, accept_tls
+from rpc.tls.context import client_ssl_context
+from rpc.tls.direct import TlsTransport, accept_tls
 from tests.unit.rpc.rpc_helpers import WAIT
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, far more than a 4 KiB send buffer takes at once

@@ -14,11 +14,11 @@ import pytest
 import stomp
 
 from rpc.background import BackgroundServer
-from rpc.broker import RESPONSE_QUEUE
 from rpc.client import Client, ServerError
 from rpc.jsonrpc import Dispatcher
 from rpc.server import StompServer, server_ssl_context
-from rpc.tls import client_files
+from rpc.stomp.broker import RESPONSE_QUEUE
+from rpc.tls.context import client_files
 from tests.unit.rpc.conftest import Verbs
 from tests.unit.rpc.rpc_helpers import (
     WAIT,

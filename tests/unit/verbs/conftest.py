@@ -12,8 +12,8 @@ import pytest
 from rpc.background import BackgroundServer
 from rpc.client import Client
 from rpc.jsonrpc import Dispatcher
-from rpc.pki import init_pki
 from rpc.server import StompServer, server_ssl_context
+from rpc.tls.pki import init_pki
 from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.verbs.api import HostApi

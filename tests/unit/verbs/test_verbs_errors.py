@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from rpc.broker import REQUEST_QUEUES
 from rpc.client import Client, ServerError
-from rpc.stomp import encode_frame
-from rpc.tls import client_ssl_context
+from rpc.stomp.broker import REQUEST_QUEUES
+from rpc.stomp.codec import encode_frame
+from rpc.tls.context import client_ssl_context
 from tests.unit.verbs.conftest import WAIT, Agent
 from vdsm_net.model.kernel import KernelState
 
@@ -87,7 +87,7 @@ def test_removing_a_bond_in_use_is_31_and_changes_nothing(agent: Agent, cli: Cli
     ("Host.noSuchVerb", {}, {-32601}),
     ("Host.setupNetworks", {"networks": "eth0", "bondings": {}, "options": {}}, {-32602}),
     ("Host.setupNetworks", {"networks": {}, "bondings": [], "options": {}}, {-32602}),
-    ("Host.setupNetworks", {}, {-32603}),  # missing arguments: a TypeError, as in vdsm
+    ("Host.setupNetworks", {}, {-32602}),  # missing arguments (vdsm: a TypeError, -32603)
 ])
 def test_rpc_level_errors_change_nothing(
     agent: Agent, cli: Client, method: str, args: Any, codes: set[int]

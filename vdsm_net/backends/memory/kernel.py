@@ -4,7 +4,8 @@ It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects whe
 - names are unique, non-empty and at most 15 characters; NICs cannot be created or deleted;
   the loopback `lo` exists, observed only as a hidden name;
 - a port has one master; a bond port must be down when it is enslaved, and the bond opens it
-  (sets it up) and gives it the bond's MTU; setting a bond's MTU sets its ports' MTU;
+  (sets it up) and gives it the bond's MTU; setting a bond's MTU sets its ports' MTU; a bond
+  made without a MAC takes its first port's;
 - releasing a bond port, or deleting its bond, closes the port (down) and gives it back the MTU it
   had when it was enslaved, as the bonding driver does (6.1); a bridge port keeps its MTU and
   state when it is released or its bridge is deleted;
@@ -17,6 +18,7 @@ It enforces the real kernel's rules (DESIGN.md) and mirrors its side effects whe
 - setting a link down drops its routes and its IPv6 addresses; deleting a link's last IPv4
   address drops its IPv4 routes; deleting a link drops its addresses, routes and ports' master;
 - a bridge gets no addresses of its own (link-local addresses are never observed);
+- Open vSwitch bridges and internal ports follow ``ovs``;
 - traffic control (host QoS) by the rules of ``tc``; a deleted link takes its tree.
 Every successful ``apply`` is one write. ``fail_at = k`` makes the k-th write from then on raise
 ``KernelError`` without changing anything (one shot).
@@ -31,6 +33,7 @@ from dataclasses import replace
 from typing import Any
 
 from vdsm_net.backends.base import NicFacts
+from vdsm_net.backends.memory import ovs as memory_ovs
 from vdsm_net.backends.memory.tc import TcTable
 from vdsm_net.model.errors import KernelError
 from vdsm_net.model.kernel import Address, KernelState, Link, LinkKind, Route, Rule
@@ -58,7 +61,7 @@ MAX_NAME = 15
 LOOPBACK = "lo"  # every namespace has one; observed only as a hidden name, as on netlink
 MIN_MTU = 68
 MAX_MTU = 65535
-CREATABLE: frozenset[str] = frozenset({"bond", "vlan", "bridge"})
+CREATABLE: frozenset[str] = frozenset({"bond", "vlan", "bridge"}) | memory_ovs.OVS_KINDS
 
 
 class MemoryKernel:
@@ -73,6 +76,7 @@ class MemoryKernel:
         self._fail_at: int | None = None
         self._attempts = 0
         self._mtu_before_bond: dict[str, int] = {}  # bond port -> its MTU when enslaved
+        self._random_mac: set[str] = set()  # bonds whose MAC their first port will give
         for name in nics:
             self._check_name(name, "add_nic")
             mac = self._mac()
@@ -178,7 +182,7 @@ class MemoryKernel:
         if name not in self._links:
             return
         del self._links[name]
-        for other in [n for n, lk in self._links.items() if lk.vlan_base == name]:
+        for other in [n for n, lk in self._links.items() if memory_ovs.dies_with(lk, name)]:
             self._drop_link(other)
         for port in [n for n, lk in self._links.items() if lk.master == name]:
             self._release(port)
@@ -239,18 +243,24 @@ class MemoryKernel:
                 raise KernelError(op.kind, f"{link.name}: VLAN id {link.vlan_id} exists")
         if link.kind == "bond" and (not link.bond_options or link.bond_options[0][0] != "mode"):
             raise KernelError(op.kind, f"{link.name}: bond options must start with mode")
+        master = memory_ovs.check_create(self._links, link, op.kind)
+        if link.kind == "bond" and not link.mac:
+            self._random_mac.add(link.name)
         mac = link.mac.lower() if link.mac else self._mac()
-        self._add(link.with_(up=False, oper_up=False, master=None, mac=mac))
+        self._add(link.with_(up=False, oper_up=False, master=master, mac=mac))
 
     def _set_master(self, op: SetMaster) -> None:
         port = self._need(op.name, op.kind)
         if op.master is None:
+            if port.kind == "ovs-port":
+                raise KernelError(op.kind, f"{op.name}: an internal port stays on its bridge")
             if port.master is not None:
                 self._release(op.name)
             return
         master = self._need(op.master, op.kind)
-        if op.master == op.name or master.kind not in ("bond", "bridge"):
+        if op.master == op.name or master.kind not in ("bond", "bridge", "ovs-bridge"):
             raise KernelError(op.kind, f"{op.master} cannot be the master of {op.name}")
+        memory_ovs.check_port(port, master, op.kind)
         if port.master is not None:
             raise KernelError(op.kind, f"{op.name} already has master {port.master}")
         if master.kind == "bond":
@@ -259,6 +269,9 @@ class MemoryKernel:
             if port.kind in ("bond", "bridge"):
                 raise KernelError(op.kind, f"{op.name} ({port.kind}) cannot be a bond port")
             self._mtu_before_bond[op.name] = port.mtu
+            if op.master in self._random_mac:
+                self._random_mac.discard(op.master)
+                self._set(op.master, mac=port.mac)
             self._set(op.name, master=op.master, mtu=master.mtu, up=True, oper_up=True)
         else:
             self._set(op.name, master=op.master)
@@ -297,6 +310,7 @@ class MemoryKernel:
         if len(parts) != 6 or not all(len(p) == 2 and _is_hex(p) for p in parts):
             raise KernelError(op.kind, f"{op.name}: invalid MAC {op.mac!r}")
         self._set(op.name, mac=op.mac.lower())
+        self._random_mac.discard(op.name)
 
     def _set_bond_options(self, op: SetBondOptions) -> None:
         link = self._need(op.name, op.kind)

@@ -95,6 +95,11 @@ class NetlinkBackend:
     def _dump(self, kind: int, header_size: int) -> list[tuple[bytes, int, int]]:
         return self._sock.dump(kind, bytes(header_size))
 
+    def forget_links(self) -> None:
+        """Links were made or deleted by someone else (ovs-vswitchd): look names up again."""
+        with self._lock:
+            self._cache.clear()
+
     def nic_facts(self, name: str) -> NicFacts:
         return read_nic_facts(name, self._sysfs)
 

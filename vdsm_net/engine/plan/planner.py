@@ -33,8 +33,10 @@ from vdsm_net.model.ops import (
     SetUp,
 )
 
-UPPER_FIRST: tuple[tuple[str, ...], ...] = (("bridge", "other"), ("vlan",), ("bond",))
-LOWER_FIRST: tuple[str, ...] = ("nic", "bond", "vlan", "bridge", "other")
+UPPER_FIRST: tuple[tuple[str, ...], ...] = (
+    ("ovs-port",), ("bridge", "other", "ovs-bridge"), ("vlan",), ("bond",)
+)
+LOWER_FIRST: tuple[str, ...] = ("nic", "bond", "vlan", "bridge", "other", "ovs-bridge", "ovs-port")
 
 
 def diff(
@@ -95,16 +97,21 @@ def reset_nic(seen: Link) -> Link:
 
 
 def in_use_bridges(observed: KernelState, names: Iterable[str]) -> dict[str, list[str]]:
-    """The named bridges that have ports the agent does not own (VM taps), with those ports."""
+    """The named networks whose bridge has ports the agent does not own (VM taps), with those
+    ports: a legacy network's own bridge, an OVS network's (internal port's) OVS bridge."""
     owned = owned_links(observed)
     ports = ports_by_master(observed)
     out: dict[str, list[str]] = {}
     for name in sorted(set(names)):
         link = observed.links.get(name)
+        bridge = None
         if link is not None and link.kind == "bridge":
-            foreign = _foreign_ports(ports, name, owned)
-            if foreign:
-                out[name] = foreign
+            bridge = name
+        elif link is not None and link.kind == "ovs-port":
+            bridge = link.master
+        foreign = _foreign_ports(ports, bridge, owned) if bridge else []
+        if foreign:
+            out[name] = foreign
     return out
 
 
@@ -127,6 +134,8 @@ def recreate_reason(want: Link, seen: Link) -> str:
         return ""
     if want.kind != seen.kind:
         return f"recreate: kind {seen.kind} -> {want.kind}"
+    if want.kind == "ovs-port" and (want.vlan_id, want.master) != (seen.vlan_id, seen.master):
+        return f"recreate: tag {seen.vlan_id} on {seen.master} -> {want.vlan_id} on {want.master}"
     if want.kind == "vlan":
         if want.vlan_id != seen.vlan_id:
             return f"recreate: vlan id {seen.vlan_id} -> {want.vlan_id}"
@@ -209,8 +218,8 @@ class _Planner:
                 reason = recreate_reason(want, seen)
                 if reason:
                     delete[name] = reason
-        for name, seen in sorted(self.observed.links.items()):  # VLANs die with their base
-            base = seen.vlan_base
+        for name, seen in sorted(self.observed.links.items()):  # VLANs die with their base,
+            base = seen.vlan_base if seen.kind != "ovs-port" else seen.master  # ports too
             if base in delete and name in self.managed and name not in delete:
                 delete[name] = f"recreate: base {base} is recreated" if name in self.want else ""
         return delete
@@ -222,7 +231,7 @@ class _Planner:
             if not foreign:
                 continue
             users = ", ".join(foreign)
-            if seen.kind == "bridge":
+            if seen.kind in ("bridge", "ovs-bridge"):
                 raise NetworkError(
                     ERR_BAD_BRIDGE, f"Cannot delete network {name}: bridge in use by {users}"
                 )
@@ -255,9 +264,11 @@ class _Planner:
         self._enslave("bond")
         self._mtu(("bond", "nic"), raising=True)
         self._create(("vlan",))
-        self._create(("bridge", "other"))
-        self._configure(("nic", "vlan", "bridge", "other"))
+        self._create(("bridge", "other", "ovs-bridge"))
+        self._create(("ovs-port",))
+        self._configure(("nic", "vlan", "bridge", "other", "ovs-port"))
         self._enslave("bridge")
+        self._enslave("ovs-bridge")
         self._mtu(("vlan", "bridge"), raising=True)
         self._mtu(("bridge", "vlan", "bond", "nic"), raising=False)
         self._mtu(LOWER_FIRST, raising=None)
@@ -317,7 +328,8 @@ class _Planner:
         for name in self.create:
             want = self.want[name]
             if want.kind in kinds:
-                link = evolve(want, up=False, master=None)
+                master = want.master if want.kind == "ovs-port" else None  # born on its bridge
+                link = evolve(want, up=False, master=master)
                 self.state.emit(CreateLink(link, reason=self.delete.get(name, "")))
 
     def _configure(self, kinds: tuple[str, ...]) -> None:

@@ -61,7 +61,8 @@ class LinkProjection:
         while todo:
             level = {n: self.links.pop(n) for n in todo if n in self.links}
             gone.update(level)
-            todo = [n for n, link in self.links.items() if link.vlan_base in level]
+            todo = [n for n, link in self.links.items() if link.vlan_base in level
+                    or (link.kind == "ovs-port" and link.master in level)]
         for other, link in list(self.links.items()):
             if link.master in gone:
                 self._release(other, gone[link.master])
@@ -84,8 +85,9 @@ class LinkProjection:
 
     def _create(self, op: CreateLink) -> None:
         link = op.link
-        if link.up or link.master is not None:
-            link = evolve(link, up=False, master=None)
+        master = link.master if link.kind == "ovs-port" else None  # born on its bridge
+        if link.up or link.master != master:
+            link = evolve(link, up=False, master=master)
         self.links[link.name] = link
 
     def _master(self, op: SetMaster) -> None:

@@ -123,19 +123,20 @@ def encode_frame(
     return b"".join((head, raw, b"\x00")) if raw else head + b"\x00"
 
 
-def message_template(command: str, headers: Mapping[str, str]) -> bytes:
-    """The encoded head of a frame up to its content-length value, for :func:`fill_template`.
-    ``headers`` must not hold content-length. One template serves every body sent with the
-    same headers (a subscription's MESSAGE frames)."""
-    lines = [command]
+def message_template(headers: Mapping[str, str]) -> bytes:
+    """The encoded head of a MESSAGE frame up to its ``message-id`` value, for
+    :func:`fill_template`. ``headers`` must hold neither message-id nor content-length. One
+    template serves every body sent with the same headers (a subscription's MESSAGE frames)."""
+    lines = ["MESSAGE"]
     lines.extend(f"{escape(k)}:{escape(v)}" for k, v in headers.items())
-    lines.append("content-length:")
+    lines.append("message-id:")
     return "\n".join(lines).encode("utf-8")
 
 
-def fill_template(template: bytes, body: bytes) -> bytes:
-    """The frame :func:`encode_frame` gives for the template's command and headers and ``body``."""
-    return b"%b%d\n\n%b\x00" % (template, len(body), body)
+def fill_template(template: bytes, message_id: int, body: bytes) -> bytes:
+    """The frame :func:`encode_frame` gives for the template's headers, then ``message-id``
+    (STOMP 1.2 requires one on every MESSAGE, unique per frame), and ``body``."""
+    return b"%b%d\ncontent-length:%d\n\n%b\x00" % (template, message_id, len(body), body)
 
 
 def fast_head_limit(max_header_line: int, max_frame_size: int) -> int:

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from rpc.broker import Broker, Session
 from rpc.jsonrpc import DECODER, Dispatcher
-from rpc.stomp import ProtocolError, fast_head_limit, fill_template, parse_length, split_head
+from rpc.stomp.broker import Broker, Session
+from rpc.stomp.codec import ProtocolError, fast_head_limit, fill_template, parse_length, split_head
 
 HEAD_CACHE = 256
 _UNSEEN = object()
@@ -95,7 +95,8 @@ class FastPath:
         if subs is not None and len(subs) == 1:
             if not session.closed:  # (Session.write, one call less)
                 (sub,) = subs.values()
-                session.link.write(fill_template(sub.template, text.encode("utf-8")))
+                msg_id = self._broker.next_message_id()
+                session.link.write(fill_template(sub.template, msg_id, text.encode("utf-8")))
         else:  # not the engine's usual set-up: the session's own routing, warnings included
             session.reply(text, False, reply_to)
         return True

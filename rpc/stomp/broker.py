@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rpc.jsonrpc import CallContext, Reply
-from rpc.stomp import (
+from rpc.stomp.codec import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_HEADER_LINE,
     DEFAULT_MAX_HEADERS,
@@ -55,6 +55,8 @@ JSON = "application/json"
 MIN_HEARTBEAT_MS = 1000
 MAX_HEARTBEAT_MS = 3_600_000  # larger asks are clamped to this (an hour)
 DEFAULT_MAX_SUBSCRIPTIONS = 128  # per connection; the engine uses 2, vdsm-client 1
+# Headers of a forwarded SEND that the server writes itself on each MESSAGE copy.
+_OWN_HEADERS = frozenset(("content-length", "subscription", "message-id"))
 
 
 class Link(Protocol):
@@ -97,7 +99,7 @@ class Subscription:
 
     def __post_init__(self) -> None:
         headers = {"destination": self.destination, "content-type": JSON, "subscription": self.id}
-        self.template = message_template("MESSAGE", headers)
+        self.template = message_template(headers)
 
 
 def error_frame(message: str) -> bytes:
@@ -139,6 +141,8 @@ class Broker:
         self.limits = limits or Limits()
         self._subs: dict[str, dict[Subscription, None]] = {}  # ordered sets, never empty
         self._ids = itertools.count(1)
+        # Every MESSAGE frame's message-id (STOMP 1.2): unique among all this server sends.
+        self.next_message_id: Callable[[], int] = itertools.count(1).__next__
         self.sessions: set[Session] = set()
         self._request_dest: dict[str, bool] = {}
 
@@ -156,8 +160,9 @@ class Broker:
         if not subs:
             return 0
         raw = body.encode("utf-8") if isinstance(body, str) else body
+        next_id = self.next_message_id
         for sub in list(subs):
-            sub.session.write(fill_template(sub.template, raw))
+            sub.session.write(fill_template(sub.template, next_id(), raw))
         return len(subs)
 
     def route_reply(self, reply: Reply, request: Request) -> None:
@@ -227,8 +232,9 @@ class Session:
                 log.warning("Attempt to reply to unknown destination %s", destination[:200])
             return
         raw = text.encode("utf-8")
+        next_id = self.broker.next_message_id
         for sub in list(subs.values()):
-            self.write(fill_template(sub.template, raw))
+            self.write(fill_template(sub.template, next_id(), raw))
 
     def call_context(self, flow_id: str | None) -> CallContext:
         """Who is calling, for a request of this session with this flow id."""
@@ -349,12 +355,13 @@ class Session:
         for prefix, subs in list(self.routes.items()):  # at most max_subscriptions of them
             if destination != prefix and not destination.startswith(prefix + "."):
                 continue
-            if extra is None:
-                extra = {k: v for k, v in frame.headers.items() if k != "content-length"}
+            if extra is None:  # the sender's headers, but not those the server sets
+                extra = {k: v for k, v in frame.headers.items() if k not in _OWN_HEADERS}
             for sub in list(subs.values()):
                 if self.closed:  # cut off for its output meanwhile
                     return sent
-                headers = {"subscription": sub.id, **extra}
+                headers = {"subscription": sub.id, **extra,
+                           "message-id": str(self.broker.next_message_id())}
                 self.write(encode_frame("MESSAGE", headers, frame.body))
                 sent += 1
         return sent

@@ -1,9 +1,10 @@
 """One server connection: protocol detection, heart-beats, output limit, request flow control.
 
 A :class:`Connection` is the asyncio protocol of one accepted (TLS) socket and the broker's
-:class:`~rpc.broker.Link` for its session. Input first goes to the server's fast path
-(rpc.fastpath: one plain inline request per chunk, answered in one step); anything else goes to
-the session's codec and broker, and what they write meanwhile leaves as one TLS write. It also
+:class:`~rpc.stomp.broker.Link` for its session. Input first goes to the server's fast path
+(rpc.stomp.fastpath: one plain inline request per chunk, answered in one step); anything else
+goes to the session's codec and broker. What is written in one loop turn (while one chunk of
+input is handled, or a reply and the events its verb published) leaves as one TLS write. It also
 tells the server's :class:`~rpc.guard.Guard` what it buffers, and checks its own deadlines when
 the guard sweeps.
 """
@@ -16,14 +17,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rpc.broker import Session
-from rpc.stomp import Parser
+from rpc.stomp.broker import Session
+from rpc.stomp.codec import Parser
 
 if TYPE_CHECKING:
     from rpc.guard import GuardLimits
     from rpc.server import StompServer
 
 log = logging.getLogger(__name__)
+CHARGE_CORKED_FROM = 64 * 1024  # smaller frames wait for the turn's end to be charged
 
 HEARTBEAT_GRACE = 1.5
 # Output still queued when a connection is closed for a broken limit, up to which it is sent an
@@ -66,7 +68,7 @@ class Connection(asyncio.Protocol):
         self._send_s = self._recv_s = 0.0
         self._inflight = 0
         self._paused = False
-        self._corked: list[bytes] | None = None  # writes held while a chunk of input is handled
+        self._corked: list[bytes] | None = None  # writes held until this loop turn's one write
         self._corked_size = 0
         self._dead = False  # aborted for a broken limit: nothing more is written
         self._shed = False  # closed for a broken limit: the guard charges it nothing
@@ -84,17 +86,24 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_read = self._clock()
-        session = self.session
-        if session is not None:
-            if not (self._fast_ok and self._answer_fast(session, data)):
-                self._feed(data)
-            return
-        self._head += data
-        if any(self._head.startswith(w) for w in DETECT_WORDS):
-            self._detected()
-        elif not any(w.startswith(self._head) for w in DETECT_WORDS):
-            log.info("Unrecognized protocol from %s", self.peer)
-            self.close()
+        mine = self._corked is None  # what this input makes leaves in one write, right after
+        if mine:
+            self._corked = []
+        try:
+            session = self.session
+            if session is not None:
+                if not (self._fast_ok and self._answer_fast(session, data)):
+                    self._feed(data)
+                return
+            self._head += data
+            if any(self._head.startswith(w) for w in DETECT_WORDS):
+                self._detected()
+            elif not any(w.startswith(self._head) for w in DETECT_WORDS):
+                log.info("Unrecognized protocol from %s", self.peer)
+                self.close()
+        finally:
+            if mine:
+                self._uncork()
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in self._timers:
@@ -111,24 +120,23 @@ class Connection(asyncio.Protocol):
 
     # Link
     def write(self, data: bytes) -> None:
+        """Queue ``data``; what is queued in one loop turn leaves as one transport write (one
+        TLS record when it fits in one), at the end of the input being handled or else at
+        the next turn. The engine's client reads one TLS record per poll of a connection and
+        waits a second before polling again when nothing new arrived: frames sent as several
+        records reach it a second apart."""
         if self._dead:
             return
-        if self._corked is not None:
-            self._corked.append(data)
-            self._corked_size += len(data)
-            if self._corked_size > self.server.output_limit:
-                self._overflow()
-            return
-        t = self.transport
-        if t is None or t.is_closing():
-            return
-        t.write(data)
-        self._last_write = self._clock()
-        size = t.get_write_buffer_size()
-        if size > self.server.output_limit:
+        held = self._corked
+        if held is None:
+            held = self._corked = []
+            self.loop.call_soon(self._uncork)
+        held.append(data)
+        self._corked_size += len(data)
+        if self._corked_size > self.server.output_limit:
             self._overflow()
-        elif size or self.charged:
-            self._charge(self.usage())
+        elif self._corked_size >= CHARGE_CORKED_FROM or self.charged:
+            self._charge(self.usage())  # held output counts against the budget at once
 
     def close(self) -> None:
         self._uncork()
@@ -139,7 +147,19 @@ class Connection(asyncio.Protocol):
         held, self._corked = self._corked, None
         self._corked_size = 0
         if held:
-            self.write(held[0] if len(held) == 1 else b"".join(held))
+            self._emit(held[0] if len(held) == 1 else b"".join(held))
+
+    def _emit(self, data: bytes) -> None:
+        t = self.transport
+        if self._dead or t is None or t.is_closing():
+            return
+        t.write(data)
+        self._last_write = self._clock()
+        size = t.get_write_buffer_size()
+        if size > self.server.output_limit:
+            self._overflow()
+        elif size or self.charged:
+            self._charge(self.usage())
 
     def start_heartbeat(self, send_ms: int, recv_ms: int) -> None:
         self._send_s, self._recv_s = send_ms / 1000.0, recv_ms / 1000.0
@@ -169,7 +189,7 @@ class Connection(asyncio.Protocol):
         yet sent."""
         if self._shed:
             return 0
-        held = len(self._head) + self._queued
+        held = len(self._head) + self._queued + self._corked_size
         held += self.session.parser.buffered if self.session else 0
         return held + (self.transport.get_write_buffer_size() if self.transport else 0)
 
@@ -255,17 +275,15 @@ class Connection(asyncio.Protocol):
         self._feed(head)
 
     def _feed(self, data: bytes) -> None:
-        """Hand input to the session; what it writes meanwhile leaves as one TLS write. Only
+        """Hand input to the session (data_received holds its writes meanwhile). Only
         this changes the session's codec, so afterwards is when to see whether the next input
         may take the fast path (which needs the codec between frames)."""
         session = self.session
         assert session is not None
-        self._corked = []
         try:
             session.data_received(data)
         finally:
             self._fast_ok = session.parser.idle
-            self._uncork()
         if session.parser.buffered or self._queued or self.charged:
             self._charge(self.usage())
 

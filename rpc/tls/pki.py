@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from rpc.tls import CA_FILE, ENGINE_CERT, ENGINE_KEY, HOST_CERT, HOST_KEY
+from rpc.tls.context import CA_FILE, ENGINE_CERT, ENGINE_KEY, HOST_CERT, HOST_KEY
 
 CA_CN = "VDSM Certificate Authority"
 ENGINE_CN = "vdsm-net engine client"

@@ -5,15 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv deps-system guest run test test-unit test-runners test-kernel test-e2e lint bench clean \
-	deb test-package
+.PHONY: all venv deps-system guest run run-cluster test test-unit test-runners test-kernel test-e2e \
+	test-cluster lint bench clean deb test-package
 
 all: test
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,cluster]'
 	@# ethtool is an optional extra: it needs libnl headers to build; everything works without it.
 	-$(PY) -m pip install -q -e '.[ethtool]' >/dev/null 2>&1 || true
 	touch $(STAMP)
@@ -51,7 +51,7 @@ deps-system:
 guest: deps-system venv
 	$(PY) -m tests.uml prepare
 
-test: deps-system venv lint test-unit test-package test-runners test-kernel test-e2e
+test: deps-system venv lint test-unit test-package test-runners test-kernel test-e2e test-cluster
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -66,6 +66,10 @@ test-kernel: guest
 test-e2e: guest
 	tests/uml/run-tier.sh tests/e2e
 
+# Several namespace hosts, etcd and two managers inside the guest kernel (issue 13).
+test-cluster: guest
+	tests/uml/run-tier.sh tests/cluster
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -77,6 +81,10 @@ bench: guest
 run: venv
 	contrib/run-demo.sh
 
+# etcd, three namespace hosts and two managers on this machine (root; namespaces only).
+run-cluster: deps-system venv
+	contrib/run-cluster.sh
+
 # The Debian package, with Debian's tooling (debhelper, dh-python/pybuild), built from a copy of
 # the tree under build/deb (dpkg-buildpackage writes next to its source). The man pages are
 # generated from the argparse definitions first.
@@ -85,6 +93,7 @@ deb: venv
 	rm -rf build/deb && mkdir -p build/deb/src
 	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C build/deb/src
 	$(PY) -m vdsm_net.ops.manpage build/deb/src/debian/man >/dev/null
+	$(PY) -m autonomic.manpage build/deb/src/debian/man >/dev/null
 	cd build/deb/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
 	@echo "built $(DEB)"
 

@@ -7,7 +7,9 @@ setup(
     version="0.1.0",
     description="Stateless host network agent, wire-compatible with vdsm",
     python_requires=">=3.11",
-    packages=find_packages(include=["vdsm_net", "vdsm_net.*", "rpc", "rpc.*"]),
+    packages=[*find_packages(include=["vdsm_net", "vdsm_net.*", "rpc", "rpc.*"]), "autonomic"],
+    # the manager is its own package (issue 13), kept apart from the agent in contrib/
+    package_dir={"autonomic": "contrib/autonomic"},
     install_requires=[
         "cryptography>=38",  # Debian 12 has 38.0.4
         "prometheus-client>=0.16",  # Debian 12 has 0.16.0
@@ -23,6 +25,8 @@ setup(
             "ruff",
             "mypy",
         ],
+        # asyncio etcd v3 (gRPC) client: agent registration and the manager (not in Debian 12)
+        "cluster": ["aetcd>=1.0"],
         "ethtool": ["ethtool==0.15"],
     },
     entry_points={
@@ -30,6 +34,7 @@ setup(
             "vdsm-netd=vdsm_net.cli:main",
             "vdsm-net-client=vdsm_net.client.main:main",
             "vdsm-net-pki=rpc.tls.pki:main",
+            "vdsm-net-manager=autonomic.cli:main",
         ],
     },
 )

@@ -22,6 +22,15 @@ from vdsm_net.backends.netlink.monitor import NetlinkMonitor
 from vdsm_net.backends.ovs.backend import OvsBackend
 from vdsm_net.backends.ovs.daemons import OvsStartError
 from vdsm_net.backends.ovs.monitor import OvsdbMonitor
+from vdsm_net.cluster.endpoints import parse_endpoints, require_client_library
+from vdsm_net.cluster.hostside import (
+    ClusterPlan,
+    cluster_plan,
+    parse_advertise,
+    read_boot_info,
+    start_registration,
+)
+from vdsm_net.cluster.identity import IdentityError
 from vdsm_net.drift.monitor import DriftMonitor, DriftReport, EventSource, Poke
 from vdsm_net.dynamic.dhcp import DEFAULT_RUN_DIR, DhcpManager
 from vdsm_net.dynamic.resolv import host_nameservers
@@ -37,6 +46,7 @@ from vdsm_net.ops.metrics import Metrics, MetricsServer, parse_metrics_address
 from vdsm_net.ops.sdnotify import Notifier
 from vdsm_net.verbs.api import HostApi, emit_host_conn
 from vdsm_net.verbs.hooks import DEFAULT_TIMEOUT, Hooks
+from vdsm_net.verbs.hostinfo import HostInfo
 
 log = logging.getLogger("vdsm-netd")
 
@@ -81,7 +91,8 @@ def apply_boot_spec(engine: Engine, spec: dict[str, Any]) -> None:
 
 
 async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] | None,
-                metrics: Metrics | None = None) -> int:
+                metrics: Metrics | None = None, host_id: str | None = None,
+                cluster: ClusterPlan | None = None) -> int:
     host, port = parse_listen(args.listen)
     # every verb answers 99 until the boot spec is in
     dispatcher = LoggedDispatcher(ready=False, observe=metrics.call if metrics else None)
@@ -91,7 +102,7 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     drift = make_drift(args, engine, lambda: emit_host_conn(server.publish_event), metrics)
     lldp = make_lldp(args, engine)
     api = HostApi(engine, publish=server.publish_event, hooks=make_hooks(args),
-                  dhcp=dhcp, drift=drift, lldp=lldp)
+                  dhcp=dhcp, drift=drift, lldp=lldp, host=HostInfo(host_id=host_id))
     api.register(dispatcher.register)
     # trivial verbs answer on the event loop; the rest run in the thread pool
     dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
@@ -119,9 +130,12 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     log.info("ready")
     notifier.ready(f"listening on {args.listen}")
     notifier.start_watchdog()
+    registration = start_registration(engine, cluster, port) if cluster is not None else None
     await stop.wait()
     log.info("stopping")
     notifier.stopping()
+    if registration is not None:  # deregister first: the manager stops pushing to us
+        await registration[0].stop(registration[1])
     if endpoint is not None:
         endpoint.close()
     if drift is not None:
@@ -233,7 +247,11 @@ def make_dhcp(args: argparse.Namespace) -> DhcpManager | None:
 def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, args.verbose)
     try:
-        spec = load_boot_spec(args.boot_spec) if args.boot_spec else None
+        boot = read_boot_info(args, load_boot_spec(args.boot_spec) if args.boot_spec else None)
+        endpoints = parse_endpoints(boot.cluster) if boot.cluster else []
+        if endpoints:
+            require_client_library()
+        advertise = parse_advertise(args.advertise)
         parse_listen(args.listen)
         if args.metrics:
             parse_metrics_address(args.metrics)
@@ -242,15 +260,41 @@ def run(args: argparse.Namespace) -> int:
         backend = make_backend(args.backend, args.nics, args.netns, args.ovsdb, args.ovs_rundir)
     except (OSError, ValueError, PkiError, KernelError, OvsStartError) as exc:
         return fail(str(exc))
+    spec = boot.spec
     no_ovsdb = args.backend == "netlink" and not isinstance(backend, OvsBackend)
     if kill_at is not None:  # TEST ONLY: SIGKILL right before write kill_at (logs a WARNING)
         backend = KillSwitch(backend, kill_at)
     # After a restart (not a reboot) the kernel's ownership tags are the running config.
-    running = adopt(backend.observe())
+    observed = backend.observe()
+    running = adopt(observed)
     if running.networks or running.bonds:
         log.info("adopted %d networks and %d bonds from the kernel's tags",
                  len(running.networks), len(running.bonds))
     metrics = Metrics() if args.metrics else None
+    engine = Engine(backend, running=running, host_nameservers=host_nameservers,
+                    on_setup=service.setup_counter(metrics),
+                    missing_kinds=kernel_lacks(args, no_ovsdb))
+    if spec is not None:
+        try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
+            engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),
+                           {"connectivityCheck": False})
+        except NetworkError as exc:
+            return fail(f"{boot.origin}: error {exc.code}: {exc.message}")
+    try:
+        hid, cluster = cluster_plan(args, boot, observed, endpoints, advertise)
+    except IdentityError as exc:
+        return fail(str(exc))
+    try:
+        return asyncio.run(serve(args, engine, spec, metrics, hid, cluster))
+    except KeyboardInterrupt:
+        return 0
+    except service.StartError as exc:
+        return fail(str(exc))
+
+
+def kernel_lacks(args: argparse.Namespace, no_ovsdb: bool) -> dict[str, str]:
+    """The link kinds this kernel cannot make (netlink backend only), and OVS's without an
+    OVSDB; logged once."""
     lacking = missing_kinds() if args.backend == "netlink" else {}
     if lacking:
         log.warning("this kernel lacks link kinds %s (modules %s): requests that need them "
@@ -259,20 +303,7 @@ def run(args: argparse.Namespace) -> int:
     if no_ovsdb:
         log.info("no OVSDB (--ovs-rundir or --ovsdb): switch=ovs networks are refused")
         lacking = without_ovsdb(lacking)
-    engine = Engine(backend, running=running, host_nameservers=host_nameservers,
-                    on_setup=service.setup_counter(metrics), missing_kinds=lacking)
-    if spec is not None:
-        try:  # validate before listening: a bad boot spec stops the agent, kernel untouched
-            engine.prepare(spec.get("networks", {}), spec.get("bondings", {}),
-                           {"connectivityCheck": False})
-        except NetworkError as exc:
-            return fail(f"boot spec {args.boot_spec}: error {exc.code}: {exc.message}")
-    try:
-        return asyncio.run(serve(args, engine, spec, metrics))
-    except KeyboardInterrupt:
-        return 0
-    except service.StartError as exc:
-        return fail(str(exc))
+    return lacking
 
 
 def fail(message: str) -> int:

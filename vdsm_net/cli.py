@@ -1,8 +1,9 @@
 """``vdsm-netd``: the agent, and its ``plan`` dry-run subcommand.
 
     vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
-              [--boot-spec FILE] [--hooks-dir DIR] [--drift off|report|enforce]
-              [--lldp on|off] [--ovs-rundir DIR | --ovsdb REMOTE]
+              [--boot-spec FILE] [--cmdline FILE] [--hooks-dir DIR] [--drift off|report|enforce]
+              [--lldp on|off] [--ovs-rundir DIR | --ovsdb REMOTE] [--host-id ID]
+              [--cluster URL[,URL]] [--advertise HOST:PORT]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
 """
 
@@ -17,6 +18,7 @@ from typing import Any, NoReturn
 from vdsm_net import __version__
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.kinds import without_ovsdb
+from vdsm_net.cluster.keys import DEFAULT_HOST_TTL, DEFAULT_PREFIX
 from vdsm_net.engine.plan.show import plan_dot, plan_text
 from vdsm_net.model.errors import NetworkError
 from vdsm_net.model.ops import plan_to_json
@@ -136,9 +138,28 @@ def agent_parser() -> argparse.ArgumentParser:
                         help="serve Prometheus /metrics and /healthz here (loopback only; off)")
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="text (journald priorities when stderr is the journal) or json")
+    _add_cluster_args(parser)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug lines from vdsm-netd itself (not from its libraries)")
     return parser
+
+
+def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cmdline", default=None,
+        help="kernel command line in dracut's syntax (default /proc/cmdline, netlink backend "
+             "without --netns only); its ip= is the boot spec when --boot-spec is not given")
+    parser.add_argument("--host-id", default=None,
+                        help="host id (default: DMI product UUID, else the mgmt NIC's MAC)")
+    parser.add_argument("--cluster", default=None,
+                        help="etcd URL[,URL]: register there (or vdsm_net.cluster= on the "
+                             "command line)")
+    parser.add_argument("--advertise", default=None,
+                        help="HOST:PORT the manager connects to (default: the management "
+                             "address and the listen port)")
+    parser.add_argument("--cluster-prefix", default=DEFAULT_PREFIX, help="etcd key prefix")
+    parser.add_argument("--cluster-ttl", type=int, default=DEFAULT_HOST_TTL,
+                        help="registration lease TTL in seconds")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

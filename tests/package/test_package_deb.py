@@ -12,7 +12,9 @@ from tests.package.conftest import WAIT
 
 EXPECTED = {
     "usr/bin/vdsm-netd", "usr/bin/vdsm-net-client", "usr/bin/vdsm-net-pki",
-    "lib/systemd/system/vdsm-netd.service",
+    "usr/bin/vdsm-net-manager",
+    "lib/systemd/system/vdsm-netd.service", "lib/systemd/system/vdsm-net-manager.service",
+    "usr/share/man/man8/vdsm-net-manager.8.gz",
     "usr/share/man/man8/vdsm-netd.8.gz", "usr/share/man/man1/vdsm-net-client.1.gz",
     "usr/share/man/man1/vdsm-net-pki.1.gz",
     "usr/share/bash-completion/completions/vdsm-net-client",
@@ -56,8 +58,12 @@ def test_the_man_pages_are_the_generated_ones(root: Path) -> None:
         assert flag in page
     client = gzip.decompress((root / "usr/share/man/man1/vdsm-net-client.1.gz").read_bytes())
     assert b"Host.setupNetworks" in client
+    manager = gzip.decompress((root / "usr/share/man/man8/vdsm-net-manager.8.gz").read_bytes())
+    assert manager.startswith(b".TH VDSM-NET-MANAGER 8 ") and b"\\-\\-lease\\-ttl" in manager
 
 
 def test_the_unit_starts_the_packaged_command(root: Path) -> None:
     unit = (root / "lib/systemd/system/vdsm-netd.service").read_text()
     assert "Type=notify" in unit and "ExecStart=/usr/bin/vdsm-netd " in unit
+    unit = (root / "lib/systemd/system/vdsm-net-manager.service").read_text()
+    assert "ExecStart=/usr/bin/vdsm-net-manager run " in unit

@@ -17,15 +17,23 @@ from tests.package.conftest import DEBIAN_PYTHON, DEBIAN_SITE, WAIT, debian_env
 
 IMPORT_ALL = """
 import importlib, pkgutil, sys
-import rpc, vdsm_net
-names = [m.name for p in (vdsm_net, rpc)
+import autonomic, rpc, vdsm_net
+names = [m.name for p in (vdsm_net, rpc, autonomic)
          for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")]
+optional = []  # the modules that need the etcd client, which Debian 12 does not package
 for name in names:
-    importlib.import_module(name)
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != "aetcd":
+            raise
+        optional.append(name)
 import cryptography, prometheus_client
 print(len(names), vdsm_net.__file__, cryptography.__file__, prometheus_client.__file__,
-      cryptography.__version__)
+      cryptography.__version__, ",".join(sorted(optional)))
 """
+# what cannot import without aetcd: the etcd clients and what drives them, nothing else
+NEEDS_AETCD = "autonomic.etcd,vdsm_net.cluster.etcd,vdsm_net.cluster.registration"
 
 
 def test_this_host_is_debian_12() -> None:
@@ -47,7 +55,8 @@ def _debian(root: Path, *argv: str, check: bool = True) -> subprocess.CompletedP
 
 
 def test_every_module_imports_on_debians_python_and_libraries(root: Path) -> None:
-    count, ours, crypto, prom, version = _debian(root, "-c", IMPORT_ALL).stdout.split()
+    count, ours, crypto, prom, version, optional = _debian(root, "-c", IMPORT_ALL).stdout.split()
+    assert optional == NEEDS_AETCD
     assert int(count) > 50
     assert ours.startswith(str(root / "usr/lib/python3/dist-packages"))  # not the work tree
     assert crypto.startswith(DEBIAN_SITE) and prom.startswith(DEBIAN_SITE)
@@ -83,3 +92,22 @@ def test_the_packaged_commands_work_on_debian(root: Path, tmp_path: Path) -> Non
             text = r.read().decode()
         assert 'vdsm_net_calls_total{code="0",verb="Host.setupNetworks"} 1.0' in text
     assert agent.stop() == 0
+
+
+def test_the_cluster_parts_say_what_they_need_on_debian(root: Path, tmp_path: Path) -> None:
+    """Without aetcd (not in Debian 12) the manager still explains itself, and both cluster
+    commands refuse in one line, with what to install, before doing anything."""
+    assert _debian(root, "-c", "import aetcd", check=False).returncode != 0
+    manager = _script(root, "vdsm-net-manager")
+    helped = _debian(root, manager, "--help")
+    assert "policy" in helped.stdout and "maintenance" in helped.stdout
+    refused = _debian(root, manager, "--etcd", "127.0.0.1:2379", "leader", check=False)
+    assert refused.returncode == 1 and "pip install aetcd" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    pki = tmp_path / "pki"
+    _debian(root, _script(root, "vdsm-net-pki"), "init", "--out", str(pki))
+    agent = _debian(root, _script(root, "vdsm-netd"), "--backend", "memory", "--nics", "eth0",
+                    "--pki", str(pki), "--listen", "127.0.0.1:0", "--cluster", "127.0.0.1:2379",
+                    "--host-id", "h1", check=False)
+    assert agent.returncode == 2 and "pip install aetcd" in agent.stderr, agent.stderr
+    assert "Traceback" not in agent.stderr

@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 from vdsm_net import __version__
+from vdsm_net.cluster.identity import dmi_uuid
 from vdsm_net.verbs.shapes import (
     AbsentFeatures,
     BoolStr,
@@ -87,8 +88,9 @@ def split_kernel_release(release: str) -> tuple[str, str]:
 class HostInfo:
     """Reads host facts under ``root`` (``/`` on a real host)."""
 
-    def __init__(self, root: str | Path = "/") -> None:
+    def __init__(self, root: str | Path = "/", host_id: str | None = None) -> None:
         self.root = Path(root)
+        self.host_id = host_id  # the agent's host identity (vdsm_net.cluster.identity)
 
     # -- reading -------------------------------------------------------------------------
     def _path(self, rel: str) -> Path:
@@ -134,9 +136,12 @@ class HostInfo:
 
     @functools.cached_property
     def host_uuid(self) -> str:
-        dmi = (self._read("/sys/class/dmi/id/product_uuid") or "").strip()
-        if dmi:
-            return dmi.lower()
+        """The agent's host id when it has one, else DMI's product UUID, else machine-id."""
+        if self.host_id:
+            return self.host_id
+        dmi = dmi_uuid(self.root)
+        if dmi is not None:
+            return dmi
         machine_id = (self._read("/etc/machine-id") or "").strip()
         try:
             return str(uuid.UUID(hex=machine_id))

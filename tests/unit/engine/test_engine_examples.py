@@ -59,3 +59,16 @@ def test_the_qos_example_shapes_the_bond_and_a_reapply_writes_nothing() -> None:
     writes = kernel.writes
     _setup(engine, _load("host-qos.json"))
     assert kernel.writes == writes
+
+
+def test_the_ovs_example_makes_one_ovs_bridge_for_the_bond_and_a_reapply_writes_nothing() -> None:
+    kernel = MemoryKernel(nics=NICS)
+    engine = Engine(kernel)
+    _setup(engine, _load("ovs-vlan.json"))
+    links = kernel.observe().links
+    bridges = [n for n in links if n.startswith("vdsmbr_")]
+    assert len(bridges) == 1 and {"ovsvm", "ovsplain", "bond2"} <= set(links)
+    assert links["ovsvm"].mtu == 9000
+    writes = kernel.writes
+    _setup(engine, _load("ovs-vlan.json"))
+    assert kernel.writes == writes

@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -63,7 +64,7 @@ def serve_stomp(pki: str, setup: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     dispatcher = Dispatcher()
     dispatcher.register("Host.ping2", lambda: None, inline=setup == "inline")
-    opts: dict[str, int] = {}
+    opts: dict[str, Any] = {}
     if os.environ.get("RPC_BENCH_SSLBUF"):
         opts["tls_read_buffer"] = int(os.environ["RPC_BENCH_SSLBUF"])
 

@@ -88,8 +88,11 @@ class Client(Channel):
         pki_dir: str | Path | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 60.0,
+        vhost: str | None = None,
     ) -> Client:
-        """Connect with mutual TLS, CONNECT and subscribe to a private response queue."""
+        """Connect with mutual TLS, CONNECT and subscribe to a private response queue.
+        ``vhost``: the CONNECT ``host`` header (default ``host``), which picks the host on a
+        port that serves many (rpc.vhost; the engine's UseHostNameIdentifier)."""
         ctx = ssl_context or client_ssl_context(pki_dir or DEFAULT_PKI_DIR)
         client = cls(timeout)
         try:
@@ -97,7 +100,7 @@ class Client(Channel):
         except (OSError, ssl.SSLError) as exc:
             shown = f"[{host}]" if ":" in host else host
             raise ClientError(f"cannot connect to {shown}:{port}: {why(exc, timeout)}") from exc
-        connect = {"accept-version": "1.2", "host": host, "heart-beat": "0,0"}
+        connect = {"accept-version": "1.2", "host": vhost or host, "heart-beat": "0,0"}
         sub = {"destination": client.response_queue, "ack": "auto", "id": client._response_sub}
         try:
             client._send(encode_frame("CONNECT", connect) + encode_frame("SUBSCRIBE", sub))

@@ -106,12 +106,16 @@ class StompServer:
         write_timeout: float = 60.0,
         tls_read_buffer: int = DEFAULT_TLS_READ_BUFFER,
         inline_limit: int = DEFAULT_INLINE_LIMIT,
+        executor: concurrent.futures.ThreadPoolExecutor | None = None,
     ) -> None:
         """``tls_read_buffer``: bytes asked of each TLS read (allocated per read, not kept per
         connection; asyncio's TLS layer keeps 256 KiB per connection). ``inline_limit``: request
         bodies up to this size are decoded on the loop and, if made only of inline verbs,
         answered there; 0 sends every request to the thread pool. ``output_limit`` is per
-        connection, ``memory_budget`` for all of them (rpc.guard has the other limits)."""
+        connection, ``memory_budget`` for all of them (rpc.guard has the other limits).
+        ``executor``: a thread pool shared with other servers (one process serving many
+        listeners), used instead of one of ``workers`` threads of its own and never shut down
+        by this server."""
         self.dispatcher = dispatcher
         self.ssl_context = ssl_context
         self.host = host
@@ -129,7 +133,8 @@ class StompServer:
                             write_timeout, memory_budget)
         self.guard = Guard(guard, self.connections, self._handshakes)
         self.fast_path = FastPath(self.broker, dispatcher, inline_limit)
-        self._executor = concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
+        self._own_executor = executor is None
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(workers, "rpc-verb")
         self._verb = threading.local()  # .events: what the verb on this thread published
         self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -183,7 +188,7 @@ class StompServer:
         if raw.family in (socket.AF_INET, socket.AF_INET6):
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is None:
-            coro = self.loop.connect_accepted_socket(lambda: Connection(self, peer), raw)
+            coro = self.loop.connect_accepted_socket(lambda: self.protocol(peer), raw)
             task = self.loop.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -192,12 +197,16 @@ class StompServer:
             self.loop,
             raw,
             self.ssl_context,
-            lambda: Connection(self, peer),
+            lambda: self.protocol(peer),
             read_size=self.tls_read_buffer,
             handshake_timeout=self.handshake_timeout,
             pending=self._handshakes,
             on_failure=lambda: self.guard.release(peer),
         )
+
+    def protocol(self, peer: str) -> asyncio.Protocol:
+        """The protocol of an admitted connection from ``peer`` (rpc.vhost sniffs first)."""
+        return Connection(self, peer)
 
     def _resume_accept(self) -> None:
         if self._listener is not None and self._listener.fileno() >= 0:
@@ -243,7 +252,8 @@ class StompServer:
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def wait_closed(self) -> None:
         await asyncio.sleep(0)  # let the connections hear connection_lost

@@ -5,6 +5,8 @@
               [--lldp on|off] [--ovs-rundir DIR | --ovsdb REMOTE] [--host-id ID]
               [--cluster URL[,URL]] [--advertise HOST:PORT]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
+    vdsm-netd fleet --hosts N --listen HOST:BASEPORT [--cluster URL[,URL]] [--nics a,b]
+                    [--vhost-port PORT] [--fault HOSTSPEC:KIND[=VALUE]]...
 """
 
 from __future__ import annotations
@@ -99,6 +101,54 @@ def plan_main(argv: Sequence[str]) -> int:
     return 0
 
 
+FLEET_DESCRIPTION = (
+    "Many simulated hosts (memory backend) in one process and one event loop: host k answers "
+    "vdsm's verbs on BASEPORT+k as host id PREFIXk, boots ovirtmgmt on the first NIC, registers "
+    "in etcd with --cluster, and every host also answers on one port by the host header of "
+    "STOMP CONNECT."
+)
+FLEET_EPILOG = """faults (--fault HOSTSPEC:KIND[=VALUE], repeatable; HOSTSPEC all, K, A-B, a list):
+  slow[=S]      every setupNetworks waits S seconds first (default 5)
+  refuse[=CODE] every setupNetworks is refused with vdsm's code CODE (default 21)
+  drop[=N]      the next N setupNetworks drop the caller's connection (default 1)
+  drift[=S]     every S seconds a device of a network vanishes and the host sends
+                |net|host_conn|no_id (default 10)"""
+
+
+def fleet_parser() -> argparse.ArgumentParser:
+    from vdsm_net.fleet.faults import KINDS
+
+    parser = OneLineParser(prog="vdsm-netd fleet", description=FLEET_DESCRIPTION,
+                           epilog=FLEET_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, required=True, help="how many hosts")
+    parser.add_argument("--listen", required=True, help="HOST:BASEPORT; host k on BASEPORT+k")
+    parser.add_argument("--pki", default="/etc/pki/vdsm", help="vdsm's PKI layout directory")
+    parser.add_argument("--nics", default="eth0,eth1,eth2,eth3",
+                        help="each host's simulated NICs (the first carries ovirtmgmt)")
+    parser.add_argument("--host-prefix", default="fleet-",
+                        help="host k's id is PREFIXk (default fleet-)")
+    parser.add_argument("--vhost-port", type=int, default=None,
+                        help="the port serving every host by CONNECT's host header (default "
+                             "BASEPORT+N; 0: none)")
+    parser.add_argument("--advertise", default=None,
+                        help="the address the registrations carry (default the listen "
+                             "address, 127.0.0.1 for a wildcard)")
+    parser.add_argument("--cluster", default=None, help="etcd URL[,URL]: register every host")
+    parser.add_argument("--cluster-prefix", default=DEFAULT_PREFIX, help="etcd key prefix")
+    parser.add_argument("--cluster-ttl", type=int, default=DEFAULT_HOST_TTL,
+                        help="the registration lease TTL in seconds (one lease for all)")
+    parser.add_argument("--workers", type=int, default=64,
+                        help="threads running the verbs of every host (default 64)")
+    parser.add_argument("--fault", action="append", default=[],
+                        metavar="HOSTSPEC:KIND[=VALUE]",
+                        help=f"a fault knob, KIND one of {', '.join(KINDS)} (see below)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="text or json")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug lines")
+    return parser
+
+
 class OneLineParser(argparse.ArgumentParser):
     """A bad flag is one line on stderr and exit status 2 (argparse adds the whole usage)."""
 
@@ -114,6 +164,9 @@ AGENT_EPILOG = """commands:
   vdsm-netd plan -f REQUEST.json [--format text|json|dot]
                         print what a setupNetworks request would do, changing nothing
                         (see vdsm-netd plan --help)
+  vdsm-netd fleet --hosts N --listen HOST:BASEPORT [--cluster URL]
+                        N simulated hosts in one process, host k on BASEPORT+k, for a
+                        manager at scale (see vdsm-netd fleet --help)
 
 signals: SIGHUP reloads the PKI (for new connections) and the hooks; SIGTERM and SIGINT stop."""
 
@@ -166,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["plan"]:
         return plan_main(args_list[1:])
+    if args_list[:1] == ["fleet"]:
+        from vdsm_net.fleet.main import run as run_fleet
+
+        return run_fleet(fleet_parser().parse_args(args_list[1:]))
     args = agent_parser().parse_args(args_list)
     from vdsm_net.agent import run
 

@@ -70,6 +70,14 @@ class TlsTransport(asyncio.Transport):
             self.resume_reading()
 
     # asyncio.Transport
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        """Hand the connection to another protocol (rpc.vhost, once it read CONNECT)."""
+        assert isinstance(protocol, asyncio.Protocol)
+        self._protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._extra.get(name, default)
 

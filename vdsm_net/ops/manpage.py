@@ -79,9 +79,10 @@ def pages() -> list[Page]:
     see = "vdsm-netd(8), vdsm-net-client(1), vdsm-net-pki(1)"
     return [
         Page("vdsm-netd", 8, "stateless host network agent, wire-compatible with vdsm",
-             [cli.agent_parser(), cli.plan_parser()],
+             [cli.agent_parser(), cli.plan_parser(), cli.fleet_parser()],
              {"SIGNALS": "SIGHUP reloads the PKI (new connections get the new certificate, open "
                          "ones keep theirs) and the hooks. SIGTERM and SIGINT stop cleanly.",
+              "FLEET FAULTS": cli.FLEET_EPILOG.split("\n", 1)[1],
               "EXIT STATUS": "0 after a clean stop; 2 when it cannot start (a bad flag, a "
                              "missing PKI, a port in use), with one line on stderr.",
               "FILES": "/etc/pki/vdsm (certs/cacert.pem, certs/vdsmcert.pem, "

@@ -1,0 +1,1 @@
+"""``vdsm-netd fleet``: many simulated hosts in one process (see ``fleet``)."""

@@ -1,7 +1,7 @@
 """``vdsm-net-manager``: the command line (a stable contract: other tools script against it).
 
     vdsm-net-manager run --etcd URL[,URL] --id NAME [--pki DIR] [--lease-ttl S]
-                         [--parallel N] [--resync S]
+                         [--parallel N] [--rate R] [--resync S]
     vdsm-net-manager --etcd URL policy set -f FILE|-     # validated; refused: exit 1, no write
     vdsm-net-manager --etcd URL policy get               # the stored policy (JSON), exit 1 if none
     vdsm-net-manager --etcd URL hosts [--json]
@@ -14,7 +14,9 @@ registered), ``state`` (one of Up, Applying, NonOperational, NonResponsive, Main
 null before the first visit), ``bootId``, ``error`` (null or ``{code, message}``), ``inUse``
 (networks kept because VMs use them), ``registered`` and ``updatedAt``.
 Errors go to stderr with exit status 1; a refused policy prints ``(code=N, message=...)``.
-``run`` logs ``manager NAME leads`` when it becomes the leader.
+``run`` logs ``manager NAME leads`` when it becomes the leader. ``--parallel`` bounds the hosts
+visited at once (default 32), ``--rate`` the pushes started a second (a token bucket, default 50;
+0: unbounded), so a thousand hosts joining at once do not overrun etcd or themselves.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from autonomic.hostport import WireHosts
 from autonomic.leader import leader_id
 from autonomic.manager import Manager
 from autonomic.policy import PolicyError, validate_policy
-from autonomic.reconcile import DEFAULT_RESYNC, read_snapshot
+from autonomic.reconcile import DEFAULT_PARALLEL, DEFAULT_RATE, DEFAULT_RESYNC, read_snapshot
 from autonomic.store import Store, StoreError, WallClock
 from rpc.tls.context import DEFAULT_PKI_DIR, PkiError, client_files
 from vdsm_net.cluster.endpoints import require_client_library
@@ -57,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--id", required=True, help="this manager's name")
     run.add_argument("--pki", default=DEFAULT_PKI_DIR, help="vdsm PKI dir (engine certificate)")
     run.add_argument("--lease-ttl", type=int, default=DEFAULT_TTL, help="leader lease TTL (s)")
-    run.add_argument("--parallel", type=int, default=8, help="hosts visited at once")
+    run.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL,
+                     help=f"hosts visited at once (default {DEFAULT_PARALLEL})")
+    run.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                     help=f"pushes started a second at most, a token bucket (default "
+                          f"{DEFAULT_RATE:g}; 0: unbounded)")
     run.add_argument("--resync", type=float, default=DEFAULT_RESYNC, help="resync period (s)")
     pol = sub.add_parser("policy", help="set or get the cluster policy")
     pol_sub = pol.add_subparsers(dest="action", required=True)
@@ -154,8 +160,9 @@ async def _leader(store: Store, keys: Keys) -> int:
 
 async def _run(store: Store, keys: Keys, args: argparse.Namespace) -> int:
     client_files(args.pki)  # the engine certificate must be there before anything starts
-    if args.lease_ttl < 2 or args.parallel < 1 or args.resync <= 0:
-        raise UsageError("--lease-ttl is at least 2, --parallel at least 1, --resync positive")
+    if args.lease_ttl < 2 or args.parallel < 1 or args.resync <= 0 or args.rate < 0:
+        raise UsageError("--lease-ttl is at least 2, --parallel at least 1, --resync positive, "
+                         "--rate not negative")
     loop = asyncio.get_running_loop()
     manager: Manager | None = None
 
@@ -165,7 +172,7 @@ async def _run(store: Store, keys: Keys, args: argparse.Namespace) -> int:
 
     hosts = WireHosts(args.pki, args.parallel, events=event)
     manager = Manager(store, keys, hosts, args.id, args.lease_ttl, WallClock(),
-                      parallel=args.parallel, resync=args.resync)
+                      parallel=args.parallel, resync=args.resync, rate=args.rate or None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, manager.stopping.set)
     loop.add_signal_handler(signal.SIGUSR1, dump_tasks)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from rpc.client import Client, ClientError, ServerError
+from rpc.tls.context import client_ssl_context
 
 DRIFT_EVENT = "|net|host_conn|no_id"
 CALL_TIMEOUT = 10.0
@@ -71,6 +73,8 @@ class WireHosts:
                  timeout: float = CALL_TIMEOUT) -> None:
         self.pki_dir = pki_dir
         self.timeout = timeout
+        self._context: ssl.SSLContext | None = None  # one for every host: a context per
+        # connection cost a PEM load each and most of the manager's memory with 1000 hosts
         self._events = events
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(2, 2 * parallel), thread_name_prefix="host")
@@ -84,7 +88,11 @@ class WireHosts:
             if known is not None and known[0] == address:
                 return known[1]
         host, port = split_address(address)
-        client = Client.connect(host, port, pki_dir=self.pki_dir, timeout=self.timeout)
+        with self._lock:
+            if self._context is None:
+                self._context = client_ssl_context(self.pki_dir)
+            context = self._context
+        client = Client.connect(host, port, ssl_context=context, timeout=self.timeout)
         if self._events is not None:
             sink = self._events
             client.subscribe_events(lambda method, _params: sink(host_id)

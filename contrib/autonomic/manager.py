@@ -2,9 +2,9 @@
 
 Two tasks: the election keeps the lease alive every TTL/3 (and, standing by, watches the leader
 key so that it campaigns the moment the old leader's lease expires); the reconcile loop, while
-leading, runs a pass, then sleeps until something it cares about changes in etcd (a registration,
-the policy, a maintenance flag), a host sends an event, a retry or resync is due, or leadership
-changes.
+leading, runs a pass, rests in proportion to what the pass cost (``_pace``), then sleeps until
+something it cares about changes in etcd (a registration, the policy, a maintenance flag), a
+host sends an event, a retry or resync is due, or leadership changes.
 """
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autonomic.hostport import HostPort
 from autonomic.leader import Leadership
-from autonomic.reconcile import DEFAULT_RESYNC, Reconciler
+from autonomic.reconcile import DEFAULT_PARALLEL, DEFAULT_RESYNC, Reconciler
 from autonomic.store import Clock, Store, StoreError
 from vdsm_net.cluster.keys import Keys
 
 log = logging.getLogger(__name__)
+PASS_SHARE = 0.25  # of the manager's time, at most, spent in passes
+PASS_REST_MAX = 1.0  # seconds
 
 
 def interesting(keys: Keys) -> Callable[[str], bool]:
@@ -42,15 +45,15 @@ def _cancelling() -> bool:
 
 class Manager:
     def __init__(self, store: Store, keys: Keys, hosts: HostPort, manager_id: str,
-                 ttl: int, clock: Clock, parallel: int = 8,
-                 resync: float = DEFAULT_RESYNC) -> None:
+                 ttl: int, clock: Clock, parallel: int = DEFAULT_PARALLEL,
+                 resync: float = DEFAULT_RESYNC, rate: float | None = None) -> None:
         self.store = store
         self.keys = keys
         self.ttl = ttl
         self.clock = clock
         self.leadership = Leadership(store, keys, manager_id, ttl, clock)
         self.reconciler = Reconciler(store, keys, hosts, self.leadership, clock,
-                                     parallel=parallel, resync=resync)
+                                     parallel=parallel, resync=resync, rate=rate)
         self.events: asyncio.Queue[str] = asyncio.Queue()
         self._changed = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -116,6 +119,7 @@ class Manager:
             if not leading:
                 leading = True
                 self.reconciler.forget()
+            started = time.monotonic()
             try:
                 self.reconciler.woken.clear()
                 revision, due = await self.reconciler.pass_once(self._drain(), wait=False)
@@ -123,8 +127,19 @@ class Manager:
                 log.warning("reconcile pass failed: %s", exc)
                 await asyncio.sleep(1.0)
                 continue
+            await self._pace(time.monotonic() - started)
             timeout = min(max(due - self.clock.now(), 0.05), self.ttl / 3)
             await self._sleep(revision, timeout)
+
+    async def _pace(self, took: float) -> None:
+        """After a pass that took ``took`` seconds, rest so that passes use at most
+        PASS_SHARE of the time: a pass reads every host, and with a thousand of them one
+        pass per ended visit was most of the manager's CPU and of etcd's traffic. What comes
+        in meanwhile is seen by the next pass."""
+        rest = min(PASS_REST_MAX, took * (1 / PASS_SHARE - 1))
+        if rest > 0.001:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), rest)
 
     async def _idle(self) -> None:
         """Standing by: do nothing until leadership changes (or we stop)."""

@@ -7,7 +7,9 @@ only when the pool changed and the old address is no longer in it. The pool's fi
 
 Two managers can never give one address twice: the write is a transaction that holds only if no
 allocation of that network was written since the read it was chosen from; a lost race re-reads
-and chooses again.
+and chooses again (one manager allocates one network's addresses one at a time, so its own
+visits never race each other). An allocation already made and still in the pool is read alone,
+not with the whole network's.
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ async def allocate(
     reserved = list(reserved)
     prefix = keys.alloc_prefix(network)
     key = keys.alloc(network, host_id)
+    kept = await store.get(key)  # the common case (every visit after the first): one read
+    if kept is not None:
+        mine = _decode(kept.value)
+        if all(in_pool(mine.get(family), pool) for family, pool in pools.items()):
+            return mine
     for _ in range(ATTEMPTS):
         entries, revision = await store.range(prefix)
         others = [_decode(e.value) for e in entries if e.key != key]

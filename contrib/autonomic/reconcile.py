@@ -25,12 +25,15 @@ from autonomic.leader import Leadership, lock_key
 from autonomic.machine import HostState, Observation, Outcome
 from autonomic.policy import Policy, PolicyError, load_policy
 from autonomic.pools import PoolExhausted, allocate
+from autonomic.rate import TokenBucket
 from autonomic.render import HostView, Rendered, RenderError, render_host
 from autonomic.store import Absent, Clock, Delete, Op, Put, Store, StoreError, ValueIs
 from vdsm_net.cluster.keys import Keys
 
 log = logging.getLogger(__name__)
 DEFAULT_RESYNC = 60.0
+DEFAULT_PARALLEL = 32  # visits at once (--parallel)
+DEFAULT_RATE = 50.0  # pushes a second at most (--rate)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,9 @@ def _same(a: HostState, b: HostState) -> bool:
 
 class Reconciler:
     def __init__(self, store: Store, keys: Keys, hosts: HostPort, leadership: Leadership,
-                 clock: Clock, parallel: int = 8, resync: float = DEFAULT_RESYNC) -> None:
+                 clock: Clock, parallel: int = DEFAULT_PARALLEL, resync: float = DEFAULT_RESYNC,
+                 rate: float | None = None) -> None:
+        """``parallel``: visits at once; ``rate``: pushes a second at most (None: unbounded)."""
         self.store = store
         self.keys = keys
         self.hosts = hosts
@@ -132,6 +137,8 @@ class Reconciler:
         self.clock = clock
         self.resync = resync
         self._sem = asyncio.Semaphore(max(1, parallel))
+        self._rate = TokenBucket(rate) if rate else None
+        self._allocating: dict[str, asyncio.Lock] = {}  # by network: no races among our visits
         self._seen: dict[str, tuple[str, str]] = {}
         self._visited: dict[str, float] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
@@ -219,8 +226,9 @@ class Reconciler:
             self._visited[host_id] = self.clock.now()
             try:
                 await self._visit_now(snap, reg)
-            except StoreError as exc:
+            except StoreError as exc:  # visited again by the next pass, not at the resync
                 log.warning("host %s: etcd failed during the visit: %s", host_id, exc)
+                self._again.add(host_id)
             except Exception:  # a bug must not end the manager's other visits
                 log.exception("host %s: the visit failed", host_id)
 
@@ -247,8 +255,9 @@ class Reconciler:
         for name in policy.networks:
             pools = policy.pools(name)
             if pools and name != reg.view.mgmt_network:
-                addresses[name] = await allocate(self.store, self.keys, name, reg.host_id,
-                                                 pools, policy.reserved(name))
+                async with self._allocating.setdefault(name, asyncio.Lock()):
+                    addresses[name] = await allocate(self.store, self.keys, name, reg.host_id,
+                                                     pools, policy.reserved(name))
         return render_host(policy.networks, policy.bondings, policy.nic_map(reg.host_id),
                            reg.view, addresses)
 
@@ -279,6 +288,8 @@ class Reconciler:
 
     async def _push(self, reg: Registration, rendered: Rendered, prev: HostState,
                     applying: HostState, policy: Policy) -> None:
+        if self._rate is not None:
+            await self._rate.take()
         lock = lock_key(self.keys, reg.host_id)
         mine = self.leadership.value
         taken = await self.store.txn(

@@ -20,7 +20,12 @@ def page() -> Page:
                                "lease), the others stand by and take over within the lease TTL. "
                                "The leader pushes the policy to every registered host that is "
                                "not in maintenance, over vdsm's wire with the engine "
-                               "certificate.",
+                               "certificate. At most --parallel hosts are visited at once and "
+                               "at most --rate pushes start a second (a token bucket whose "
+                               "burst is one second's worth), so that a thousand hosts "
+                               "joining at once overrun neither etcd nor the hosts; with a "
+                               "1000-host fleet the defaults (32, 50) converge all joins in "
+                               "about 22 s on a 2-core machine (bench/bench_fleet.py).",
          "EXIT STATUS": "0 after a clean stop or a command done; 1 on an error (a refused "
                         "policy, no etcd member reachable, a missing PKI), one line on stderr; "
                         "2 on a bad flag.",

@@ -135,9 +135,7 @@ def fleet_parser() -> argparse.ArgumentParser:
                         help="the address the registrations carry (default the listen "
                              "address, 127.0.0.1 for a wildcard)")
     parser.add_argument("--cluster", default=None, help="etcd URL[,URL]: register every host")
-    parser.add_argument("--cluster-prefix", default=DEFAULT_PREFIX, help="etcd key prefix")
-    parser.add_argument("--cluster-ttl", type=int, default=DEFAULT_HOST_TTL,
-                        help="the registration lease TTL in seconds (one lease for all)")
+    _add_lease_args(parser)
     parser.add_argument("--workers", type=int, default=64,
                         help="threads running the verbs of every host (default 64)")
     parser.add_argument("--fault", action="append", default=[],
@@ -210,6 +208,10 @@ def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advertise", default=None,
                         help="HOST:PORT the manager connects to (default: the management "
                              "address and the listen port)")
+    _add_lease_args(parser)
+
+
+def _add_lease_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-prefix", default=DEFAULT_PREFIX, help="etcd key prefix")
     parser.add_argument("--cluster-ttl", type=int, default=DEFAULT_HOST_TTL,
                         help="registration lease TTL in seconds")

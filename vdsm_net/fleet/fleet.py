@@ -103,12 +103,13 @@ class SimHost:
             self.dispatcher.register(name, fn, context=context)
 
     def _drop(self, ctx: CallContext) -> None:
-        """From a verb's thread: abort the connection the call came on."""
+        """From a verb's thread: abort (on the loop) the connection the call came on."""
+        self.server.loop.call_soon_threadsafe(self._abort, ctx.connection_id)
+
+    def _abort(self, session_id: int | None) -> None:
         for conn in list(self.server.connections):
-            if conn.session is not None and conn.session.id == ctx.connection_id:
-                transport = conn.transport
-                if transport is not None:
-                    self.server.loop.call_soon_threadsafe(transport.abort)
+            if conn.session is not None and conn.session.id == session_id and conn.transport:
+                conn.transport.abort()
 
     def boot(self, cluster: list[str]) -> None:
         """The boot network, as the agent's boot spec (in a thread: the engine is sync)."""

@@ -23,9 +23,10 @@ def config_of(args: argparse.Namespace) -> FleetConfig:
     from vdsm_net.agent import parse_listen
 
     host, base = parse_listen(args.listen)
-    if args.hosts < 1 or base < 1 or base + args.hosts > 65535:
-        raise ValueError(f"--hosts {args.hosts} from port {base} does not fit in 1..65535")
     vhost: int | None = base + args.hosts if args.vhost_port is None else args.vhost_port
+    if args.hosts < 1 or base < 1 or not 0 <= (vhost or 0) <= 65535 or base + args.hosts > 65536:
+        raise ValueError(f"--hosts {args.hosts} from port {base} (and the shared port) does "
+                         "not fit in 1..65535")
     if vhost == 0:
         vhost = None
     endpoints = parse_endpoints(args.cluster) if args.cluster else []

@@ -32,6 +32,7 @@ class SharedEtcd:
         self._refreshed: tuple[float, Any] | None = None  # (when, the reply) for the lease
         self._lock = asyncio.Lock()
         self.closed = False
+        self.asked = 0  # keepalives the hosts asked for
         self.refreshes = 0  # keepalives actually sent
 
     def client(self) -> Any:
@@ -61,6 +62,7 @@ class SharedEtcd:
             return self._lease
 
     async def refresh(self, lease_id: int) -> Any:
+        self.asked += 1
         async with self._lock:
             if self._lease is None or self._lease.id != lease_id:
                 return None  # an older lease: its holder must take the current one

@@ -1,16 +1,5 @@
-"""A PKI for the fleet's tests (the engine certificate included)."""
+"""The autonomic tests' fixtures: a real etcd member, and a PKI with the engine certificate."""
 
-from __future__ import annotations
+from tests.unit.autonomic.conftest import etcd, manager_pki
 
-from pathlib import Path
-
-import pytest
-
-from rpc.tls.pki import init_pki
-
-
-@pytest.fixture(scope="module")
-def fleet_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pki")
-    init_pki(out, host_cn="localhost")
-    return out
+__all__ = ["etcd", "manager_pki"]

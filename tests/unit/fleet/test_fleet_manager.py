@@ -5,17 +5,15 @@ connection is retried, a slow host still converges, a drifting host is repaired.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.cluster.etcd_server import EtcdCluster
-from tests.unit.cluster.cluster_helpers import sync_until
+from tests.unit.cluster.cluster_helpers import etcd_get, sync_until
 from tests.unit.fleet.fleet_helpers import FleetThread, registered, states
 
 BIN = Path(sys.executable).parent
@@ -24,17 +22,6 @@ WAIT = 180.0  # generous: a few hundred hosts on a busy 2-core machine
 POLICY = {"networks": {"vmnet": {"nic": "eth1", "vlan": 100, "bridged": True}},
           "bondings": {}}
 FAULTS = ("0:refuse=26", "1:drop=2", "2:slow=1", "3:drift=2")
-
-
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[EtcdCluster]:
-    (tmp_path / "etcd").mkdir()
-    cluster = EtcdCluster(tmp_path / "etcd")
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def _manager(etcd: EtcdCluster, pki: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -53,13 +40,18 @@ def _set_policy(etcd: EtcdCluster) -> None:
 
 
 def test_the_manager_converges_a_fleet_and_sees_each_fault(
-        etcd: EtcdCluster, fleet_pki: Path, tmp_path: Path) -> None:
+        etcd: EtcdCluster, manager_pki: Path, tmp_path: Path) -> None:
     _set_policy(etcd)
-    manager = _manager(etcd, fleet_pki, tmp_path / "manager.log")
-    fleet = FleetThread(fleet_pki, HOSTS, etcd.url, faults=FAULTS).start()
+    manager = _manager(etcd, manager_pki, tmp_path / "manager.log")
+    fleet = FleetThread(manager_pki, HOSTS, etcd.url, faults=FAULTS).start()
     try:
         ids = {f"fleet-{k}" for k in range(HOSTS)}
         sync_until(lambda: registered(etcd.url) == ids, WAIT, "every host registered")
+        records = [asyncio.run(etcd_get(etcd.url, f"/vdsm-net/hosts/fleet-{k}"))
+                   for k in (0, 1, HOSTS - 1)]
+        assert [(r or {}).get("address") for r, _ in records] == [
+            f"127.0.0.1:{fleet.host(k).port}" for k in (0, 1, HOSTS - 1)]
+        assert len({lease for _, lease in records}) == 1 and records[0][1]  # one lease for all
         healthy = ids - {"fleet-0"}
         sync_until(lambda: all(states(etcd.url).get(h, {}).get("state") == "Up"
                                for h in healthy), WAIT,

@@ -21,8 +21,8 @@ VLAN = {"networks": {"vm": {"nic": "eth1", "vlan": 7, "bridged": True}}, "bondin
 
 
 @pytest.fixture(scope="module")
-def fleet(fleet_pki: Path) -> Iterator[FleetThread]:
-    running = FleetThread(fleet_pki, 3, vhost=True, faults=("1:refuse=26",)).start()
+def fleet(manager_pki: Path) -> Iterator[FleetThread]:
+    running = FleetThread(manager_pki, 3, vhost=True, faults=("1:refuse=26",)).start()
     try:
         yield running
     finally:
@@ -36,41 +36,41 @@ def _vhost(fleet: FleetThread, pki: Path, name: str) -> Client:
 
 
 def test_each_host_has_its_port_identity_and_boot_network(fleet: FleetThread,
-                                                          fleet_pki: Path) -> None:
+                                                          manager_pki: Path) -> None:
     for k in range(3):
         host = fleet.host(k)
-        with Client.connect("127.0.0.1", host.port, pki_dir=fleet_pki, timeout=10) as c:
+        with Client.connect("127.0.0.1", host.port, pki_dir=manager_pki, timeout=10) as c:
             assert c.call("Host.getCapabilities")["uuid"] == f"fleet-{k}"
             mgmt = c.call("Host.getNetworkCapabilities")["networks"]["ovirtmgmt"]
             assert mgmt["addr"] == f"172.16.0.{10 + k}"
 
 
-def test_connect_host_header_reaches_that_host_only(fleet: FleetThread, fleet_pki: Path) -> None:
-    with _vhost(fleet, fleet_pki, "fleet-2") as c:
+def test_connect_host_header_reaches_that_host_only(fleet: FleetThread, manager_pki: Path) -> None:
+    with _vhost(fleet, manager_pki, "fleet-2") as c:
         assert c.call("Host.getCapabilities")["uuid"] == "fleet-2"
         assert c.call("Host.setupNetworks", VLAN)["code"] == 0
     assert {"vm", "eth1.7"} <= fleet.links(2)
     assert "eth1.7" not in fleet.links(0)
-    with _vhost(fleet, fleet_pki, "fleet-1") as c:  # the host's own faults follow it
+    with _vhost(fleet, manager_pki, "fleet-1") as c:  # the host's own faults follow it
         with pytest.raises(ServerError) as err:
             c.call("Host.setupNetworks", VLAN)
         assert err.value.code == 26
     assert "eth1.7" not in fleet.links(1)
 
 
-def test_an_unknown_host_gets_a_stomp_error(fleet: FleetThread, fleet_pki: Path) -> None:
+def test_an_unknown_host_gets_a_stomp_error(fleet: FleetThread, manager_pki: Path) -> None:
     with pytest.raises(ClientError, match="unknown host 'nobody'"):
-        _vhost(fleet, fleet_pki, "nobody")
+        _vhost(fleet, manager_pki, "nobody")
 
 
 def test_subscribe_before_connect_is_handed_over_too(fleet: FleetThread,
-                                                     fleet_pki: Path) -> None:
+                                                     manager_pki: Path) -> None:
     """The engine's order: SUBSCRIBE, then CONNECT; both reach the chosen host."""
     import socket
     import ssl
 
     assert fleet.fleet.vhost is not None
-    ctx: ssl.SSLContext = client_ssl_context(fleet_pki)
+    ctx: ssl.SSLContext = client_ssl_context(manager_pki)
     raw = socket.create_connection(("127.0.0.1", fleet.fleet.vhost.port), timeout=10)
     with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
         tls.sendall(encode_frame("SUBSCRIBE", {"destination": "r", "id": "1"})
@@ -97,3 +97,10 @@ def test_the_command_line_lists_fleet_and_refuses_bad_flags_in_one_line() -> Non
                              text=True, timeout=60)
         assert out.returncode == 2 and why in out.stderr, out.stderr
         assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_bash_completion_offers_fleet_and_its_flags() -> None:
+    from tests.unit.verbs.test_verbs_client_cli import _complete
+
+    assert _complete("vdsm-netd", "vdsm-netd f") == ["fleet"]
+    assert _complete("vdsm-netd", "vdsm-netd fleet --ho") == ["--host-prefix", "--hosts"]

@@ -4,13 +4,14 @@ and look into its hosts' simulated kernels."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import random
 import threading
 from pathlib import Path
 from typing import Any
 
 from rpc.server import server_ssl_context
-from tests.cluster.etcd_server import free_port
 from vdsm_net.cluster.endpoints import parse_endpoints
 from vdsm_net.fleet.faults import parse_fault
 from vdsm_net.fleet.fleet import Fleet, FleetConfig, SimHost
@@ -18,28 +19,47 @@ from vdsm_net.fleet.fleet import Fleet, FleetConfig, SimHost
 START = 120.0  # a generous bound for booting a few hundred hosts on a busy machine
 
 
+ATTEMPTS = 5
+
+
 def free_base(hosts: int) -> int:
-    """A base port with room for ``hosts`` + 1 ports after it (probably free)."""
-    base = free_port()
-    return base if base + hosts + 1 < 65000 else free_base(hosts)
+    """A base port for ``hosts`` + 1 ports, below the ephemeral range (where other tests'
+    listeners and every outgoing connection take theirs); a start that finds one taken tries
+    another base."""
+    return random.randrange(20000, 32000 - hosts - 1)
 
 
 class FleetThread:
     def __init__(self, pki: Path, hosts: int, etcd_url: str | None = None,
                  faults: tuple[str, ...] = (), vhost: bool = False) -> None:
-        base = free_base(hosts)
-        config = FleetConfig(
-            hosts=hosts, host="127.0.0.1", base_port=base, nics=["eth0", "eth1", "eth2"],
-            advertise="127.0.0.1", vhost_port=base + hosts if vhost else None,
+        self.pki = pki
+        self.config = FleetConfig(
+            hosts=hosts, host="127.0.0.1", base_port=0, nics=["eth0", "eth1", "eth2"],
+            advertise="127.0.0.1", vhost_port=None,
             endpoints=tuple(parse_endpoints(etcd_url)) if etcd_url else (), ttl=3,
             workers=32, faults=tuple(parse_fault(f) for f in faults))
-        self.fleet = Fleet(config, server_ssl_context(pki))
+        self.vhost = vhost
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="fleet", daemon=True)
 
+    def _fleet(self) -> Fleet:
+        base = free_base(self.config.hosts)
+        config = dataclasses.replace(
+            self.config, base_port=base,
+            vhost_port=base + self.config.hosts if self.vhost else None)
+        return Fleet(config, server_ssl_context(self.pki))
+
     def start(self) -> FleetThread:
         self.thread.start()
-        self.run(self.fleet.start())
+        for attempt in range(ATTEMPTS):
+            self.fleet = self._fleet()
+            try:
+                self.run(self.fleet.start())
+                return self
+            except OSError:  # a port of the range is taken
+                self.run(self.fleet.stop())
+                if attempt == ATTEMPTS - 1:
+                    raise
         return self
 
     def run(self, coro: Any) -> Any:

@@ -42,7 +42,7 @@ from rpc.stomp.fastpath import FastPath
 from rpc.tls.context import DEFAULT_TLS_READ_BUFFER, server_ssl_context
 from rpc.tls.direct import accept_tls
 
-__all__ = ["StompServer", "bind_socket", "notify_time", "server_ssl_context"]
+__all__ = ["StompServer", "bind_socket", "notify_time", "parse_listen", "server_ssl_context"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,14 @@ DEFAULT_INLINE_LIMIT = 8 * 1024
 def notify_time() -> int:
     """vdsm's event timestamp."""
     return 2**31 - 1 + int(time.monotonic() * 1000)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """A ``--listen`` value: ``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (``::``)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--listen wants HOST:PORT, not {value!r}")
+    return host.strip("[]") or "::", int(port)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from rpc.server import StompServer, server_ssl_context
+from rpc.server import StompServer, parse_listen, server_ssl_context
 from rpc.tls.context import PkiError
 from vdsm_net.backends.factory import make_backend
 from vdsm_net.backends.killswitch import KillSwitch, kill_at_write
@@ -61,14 +61,6 @@ def hook_timeout() -> float:
     except ValueError:
         return DEFAULT_TIMEOUT
     return value if value > 0 else DEFAULT_TIMEOUT
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT``."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"--listen wants HOST:PORT, not {value!r}")
-    return host.strip("[]") or "::", int(port)
 
 
 def load_boot_spec(path: str) -> dict[str, Any]:

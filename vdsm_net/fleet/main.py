@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from rpc.server import server_ssl_context
+from rpc.server import parse_listen, server_ssl_context
 from rpc.tls.context import PkiError
 from vdsm_net.cluster.endpoints import parse_endpoints, require_client_library
 from vdsm_net.fleet.faults import parse_fault
@@ -20,8 +20,6 @@ log = logging.getLogger("vdsm-netd.fleet")
 
 def config_of(args: argparse.Namespace) -> FleetConfig:
     """The fleet's configuration from its flags; ValueError with the reason."""
-    from vdsm_net.agent import parse_listen
-
     host, base = parse_listen(args.listen)
     vhost: int | None = base + args.hosts if args.vhost_port is None else args.vhost_port
     if args.hosts < 1 or base < 1 or not 0 <= (vhost or 0) <= 65535 or base + args.hosts > 65536:

@@ -57,9 +57,12 @@ def test_the_manager_converges_a_fleet_and_sees_each_fault(
                                for h in healthy), WAIT,
                    f"all but the refusing host Up; log: {(tmp_path / 'manager.log')}")
         for k in range(1, HOSTS):
-            assert {"vmnet", "eth1.100"} <= fleet.links(k), f"fleet-{k}"
-        refusing = states(etcd.url)["fleet-0"]
-        assert refusing["state"] == "Error" and refusing["error"]["code"] == 26
+            if k != 3:  # the drifting host loses its bridge every 2 s: checked below
+                assert {"vmnet", "eth1.100"} <= fleet.links(k), f"fleet-{k}"
+        # Error between its retries (each one is Applying while it is pushed)
+        sync_until(lambda: states(etcd.url)["fleet-0"]["state"] == "Error", WAIT,
+                   "the refusing host in Error")
+        assert states(etcd.url)["fleet-0"]["error"]["code"] == 26
         assert "eth1.100" not in fleet.links(0) and fleet.host(0).faults.refused >= 1
         assert fleet.host(1).faults.dropped == 2  # both drops seen, then converged anyway
         drifting = fleet.host(3)

@@ -43,7 +43,12 @@ def test_the_manager_converges_a_fleet_and_sees_each_fault(
         etcd: EtcdCluster, manager_pki: Path, tmp_path: Path) -> None:
     _set_policy(etcd)
     manager = _manager(etcd, manager_pki, tmp_path / "manager.log")
-    fleet = FleetThread(manager_pki, HOSTS, etcd.url, faults=FAULTS).start()
+    try:
+        fleet = FleetThread(manager_pki, HOSTS, etcd.url, faults=FAULTS).start()
+    except BaseException:  # the manager never outlives the test
+        manager.kill()
+        manager.wait()
+        raise
     try:
         ids = {f"fleet-{k}" for k in range(HOSTS)}
         sync_until(lambda: registered(etcd.url) == ids, WAIT, "every host registered")

@@ -1,22 +1,22 @@
 /*
- * LD_PRELOAD shim for User-Mode Linux 6.1 on hosts whose XSAVE area differs in size from UML's.
+ * LD_PRELOAD shim for User-Mode Linux 6.1 on hosts whose XSAVE area is larger than UML's buffer.
  *
  * UML saves and restores a traced process's extended FPU state with PTRACE_GETREGSET /
  * PTRACE_SETREGSET (NT_X86_XSTATE) and a buffer of a size fixed when it was built: Debian's
  * linux.uml 6.1um4 passes 2696 bytes (0xa88, the Intel AVX-512 + PKRU layout). The host kernel
- * accepts a SETREGSET of exactly its own size and nothing else (EFAULT), so UML panics at boot
- * ("ptrace set fp regs failed") wherever the host's area is larger (AMX: 11008 bytes) or smaller
- * (AVX2: 832; AMD AVX-512 without PKU: 2432).
+ * reads its own size from a SETREGSET buffer at least that large but refuses a smaller one with
+ * EFAULT, so where the host's area is larger (AMX: 11008 bytes) UML panics at boot ("ptrace set
+ * fp regs failed, errno = 14"). Plain UML needs no shim on smaller areas (AMD AVX-512 without
+ * PKU: 2432), but the shim must still work there (the runner smoke tier boots it everywhere).
  *
  * This shim wraps ptrace() and keeps, per traced thread, the full XSAVE area the host last handed
  * out:
  *   - GETREGSET fetches the whole area, remembers it and gives the caller as much of it as fits;
  *   - SETREGSET overlays as much of the caller's buffer as the host's area holds on the
  *     remembered area (fetching it first when there is none) and sets the host's full size.
- * Every other request goes straight through. State beyond the shorter of the two sizes (AMX
- * tiles, or the upper AVX-512 registers when UML's buffer is the larger) is therefore the host
- * thread's own, not carried through guest signal frames or guest context switches; the guest's
- * code (Python, iproute2, the agent) does not rely on it.
+ * Every other request goes straight through. State beyond UML's size (AMX tiles) is therefore
+ * the host thread's own, not carried through guest signal frames or guest context switches; the
+ * guest's code (Python, iproute2, the agent) does not rely on it.
  *
  * Built by tests/uml/assets.py (gcc -shared -fPIC -O2 xstate_shim.c -o xstate_shim.so -ldl).
  */

@@ -85,10 +85,15 @@ def xstate_shim(cache: Path) -> Path:
     _apt_install("gcc", "gcc")
     cache.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    _run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(tmp), str(source),
-          "-ldl"])
+    compile_shim(tmp)
     tmp.rename(out)
     return out
+
+
+def compile_shim(out: Path) -> None:
+    """gcc builds xstate_shim.c into the shared object `out`."""
+    _run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(out),
+          str(HERE / "xstate_shim.c"), "-ldl"])
 
 
 def _depends_of(meta: str) -> str | None:

@@ -6,21 +6,24 @@ feed hand-written machines.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# struct _xstate of UML 6.1 (arch/x86/um): the legacy FXSAVE area, the XSAVE header and the
-# AVX upper halves. UML hands exactly this many bytes to PTRACE_SETREGSET.
-UML_XSTATE_BYTES = 832
+# The buffer Debian's linux.uml 6.1um4 hands to PTRACE_GETREGSET/SETREGSET NT_X86_XSTATE, fixed
+# when it was built (iov_len 0xa88: the Intel AVX-512 + PKRU layout), whatever the host's size.
+UML_XSTATE_BYTES = 2696
 
 _PTRACE_TRACEME = 0
 _PTRACE_KILL = 8
-_PTRACE_GETREGSET = 0x4204
+PTRACE_GETREGSET = 0x4204
+PTRACE_SETREGSET = 0x4205
 _NT_X86_XSTATE = 0x202
 _PROBE_BUFFER = 64 * 1024
 
@@ -29,12 +32,17 @@ class _Iovec(ctypes.Structure):
     _fields_ = (("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t))
 
 
-def xsave_bytes() -> int:
-    """The size of the host's XSAVE area as ptrace hands it out (PTRACE_GETREGSET NT_X86_XSTATE
-    on a stopped child), which is the only size the host accepts back with SETREGSET."""
-    libc = ctypes.CDLL(None, use_errno=True)
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)  # ptrace() as the process sees it (LD_PRELOAD too)
     libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
     libc.ptrace.restype = ctypes.c_long
+    return libc
+
+
+@contextlib.contextmanager
+def stopped_child() -> Iterator[int]:
+    """The pid of a child that is traced by us and stopped (killed on leaving)."""
+    libc = _libc()
     pid = os.fork()
     if pid == 0:  # the child: be traced, stop, and die with the parent's PTRACE_KILL
         try:
@@ -44,23 +52,39 @@ def xsave_bytes() -> int:
             os._exit(0)
     try:
         os.waitpid(pid, os.WUNTRACED)
-        buf = ctypes.create_string_buffer(_PROBE_BUFFER)
-        iov = _Iovec(ctypes.cast(buf, ctypes.c_void_p), _PROBE_BUFFER)
-        if libc.ptrace(_PTRACE_GETREGSET, pid, _NT_X86_XSTATE, ctypes.byref(iov)) != 0:
-            err = ctypes.get_errno()
-            if err in (errno.EIO, errno.EINVAL, errno.ENODEV):
-                return 0  # no XSAVE at all: UML falls back to the FXSAVE path
-            raise OSError(err, f"ptrace GETREGSET NT_X86_XSTATE: {os.strerror(err)}")
-        return int(iov.iov_len)
+        yield pid
     finally:
         libc.ptrace(_PTRACE_KILL, pid, None, None)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
 
 
+def xstate_regset(request: int, pid: int, buf: ctypes.Array[ctypes.c_char]) -> tuple[int, int]:
+    """PTRACE_GETREGSET or _SETREGSET NT_X86_XSTATE with all of `buf`: (0 or errno, the length
+    the kernel left in the iovec)."""
+    iov = _Iovec(ctypes.cast(buf, ctypes.c_void_p), len(buf))
+    libc = _libc()
+    if libc.ptrace(request, pid, _NT_X86_XSTATE, ctypes.byref(iov)) != 0:
+        return ctypes.get_errno(), 0
+    return 0, int(iov.iov_len)
+
+
+def xsave_bytes() -> int:
+    """The size of the host's XSAVE area as ptrace hands it out (PTRACE_GETREGSET NT_X86_XSTATE
+    on a stopped child), which is the only size the host accepts back with SETREGSET."""
+    with stopped_child() as pid:
+        err, size = xstate_regset(PTRACE_GETREGSET, pid, ctypes.create_string_buffer(_PROBE_BUFFER))
+    if err in (errno.EIO, errno.EINVAL, errno.ENODEV):
+        return 0  # no XSAVE at all: UML falls back to the FXSAVE path
+    if err:
+        raise OSError(err, f"ptrace GETREGSET NT_X86_XSTATE: {os.strerror(err)}")
+    return size
+
+
 def needs_xstate_shim(host_xsave: int) -> bool:
-    """UML 6.1 restores FP state with its own 832-byte area; a host with a larger XSAVE area
-    (AVX-512, AMX) refuses that size, and UML panics at boot."""
+    """UML 6.1 restores FP state with its own 2696-byte buffer. The host reads its own size from
+    a buffer at least that large (AVX2: 832, AMD AVX-512: 2432), but refuses a smaller one with
+    EFAULT, so on a host with a larger XSAVE area (AMX: 11008) UML panics at boot."""
     return host_xsave > UML_XSTATE_BYTES
 
 

@@ -1,21 +1,24 @@
 /*
- * LD_PRELOAD shim for User-Mode Linux 6.1 on hosts whose XSAVE area is larger than UML's.
+ * LD_PRELOAD shim for User-Mode Linux 6.1 on hosts whose XSAVE area is larger than UML's buffer.
  *
  * UML saves and restores a traced process's extended FPU state with PTRACE_GETREGSET /
- * PTRACE_SETREGSET (NT_X86_XSTATE) and a buffer of sizeof(struct _xstate) bytes (832). A host
- * kernel whose XSAVE area is larger (AVX-512: 2696 bytes, AMX: 11008) refuses a SETREGSET of any
- * size but its own with EFAULT, and UML panics at boot ("ptrace set fp regs failed, errno = 14").
+ * PTRACE_SETREGSET (NT_X86_XSTATE) and a buffer of a size fixed when it was built: Debian's
+ * linux.uml 6.1um4 passes 2696 bytes (0xa88, the Intel AVX-512 + PKRU layout). The host kernel
+ * reads its own size from a SETREGSET buffer at least that large but refuses a smaller one with
+ * EFAULT, so where the host's area is larger (AMX: 11008 bytes) UML panics at boot ("ptrace set
+ * fp regs failed, errno = 14"). Plain UML needs no shim on smaller areas (AMD AVX-512 without
+ * PKU: 2432), but the shim must still work there (the runner smoke tier boots it everywhere).
  *
  * This shim wraps ptrace() and keeps, per traced thread, the full XSAVE area the host last handed
  * out:
- *   - GETREGSET fetches the whole area, remembers it and gives the caller its prefix;
- *   - SETREGSET overlays the caller's prefix on the remembered area (fetching it first when there
- *     is none) and sets the full size.
- * Every other request goes straight through. State beyond UML's prefix (the upper AVX-512 and AMX
- * registers) is therefore the host thread's own, not carried through guest signal frames or guest
- * context switches; the guest's code (Python, iproute2, the agent) does not rely on it.
+ *   - GETREGSET fetches the whole area, remembers it and gives the caller as much of it as fits;
+ *   - SETREGSET overlays as much of the caller's buffer as the host's area holds on the
+ *     remembered area (fetching it first when there is none) and sets the host's full size.
+ * Every other request goes straight through. State beyond UML's size (AMX tiles) is therefore
+ * the host thread's own, not carried through guest signal frames or guest context switches; the
+ * guest's code (Python, iproute2, the agent) does not rely on it.
  *
- * Built by tests/uml/runners.py prepare (gcc -shared -fPIC -O2 xstate_shim.c -o xstate_shim.so -ldl).
+ * Built by tests/uml/assets.py (gcc -shared -fPIC -O2 xstate_shim.c -o xstate_shim.so -ldl).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -108,12 +111,9 @@ static long set_xstate(pid_t pid, struct iovec *iov)
 	} else if (s->size == 0) {
 		rc = fetch_full(pid, s);
 	}
-	if (rc == 0 && iov->iov_len > s->size) {
-		rc = -1;
-		errno = EINVAL;
-	}
 	if (rc == 0) {
-		memcpy(s->area, iov->iov_base, iov->iov_len);
+		size_t n = iov->iov_len < s->size ? iov->iov_len : s->size;
+		memcpy(s->area, iov->iov_base, n);
 		struct iovec full = { .iov_base = s->area, .iov_len = s->size };
 		rc = next_ptrace()(PTRACE_SETREGSET_REQ, pid, (void *)(long)NT_X86_XSTATE_NOTE, &full);
 	}

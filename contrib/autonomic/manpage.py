@@ -20,7 +20,10 @@ def page() -> Page:
                                "lease), the others stand by and take over within the lease TTL. "
                                "The leader pushes the policy to every registered host that is "
                                "not in maintenance, over vdsm's wire with the engine "
-                               "certificate.",
+                               "certificate. With \"master\": \"engine\" in the policy it "
+                               "pushes no policy: a host that rebooted gets the configuration "
+                               "the engine last made safe (kept in etcd by its agent) when no "
+                               "engine applied anything within restoreGrace seconds.",
          "EXIT STATUS": "0 after a clean stop or a command done; 1 on an error (a refused "
                         "policy, no etcd member reachable, a missing PKI), one line on stderr; "
                         "2 on a bad flag.",

@@ -6,6 +6,7 @@ left to it."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -13,6 +14,7 @@ from typing import Any
 
 from rpc.client import Client, ClientError, ServerError
 from tests.cluster.cluster import BASE_POLICY, Cluster, Host, measure, wait_for
+from tests.unit.cluster.cluster_helpers import etcd_get
 
 BOND = BASE_POLICY["bondings"]
 NOT_READY = 99  # the agent answers 99 until its boot network is in
@@ -48,6 +50,14 @@ def engine_setup(cluster: Cluster, host: Host, networks: dict[str, Any],
     assert done["code"] == 0
 
 
+def saved(cluster: Cluster, host: str) -> dict[str, Any]:
+    """The networks of the host's safe config in etcd (the agent writes it in the
+    background: a reboot before it lands would lose it)."""
+    doc, _ = asyncio.run(etcd_get(cluster.etcd.url, f"/vdsm-net/safe/{host}"))
+    networks: dict[str, Any] = doc["networks"] if doc else {}
+    return networks
+
+
 def follower(cluster: Cluster, host: str, boot_id: str | None = None) -> str | None:
     """The follower's state for the host's registered boot (``boot_id``: only that one)."""
     row = cluster.states().get(host, {})
@@ -76,6 +86,7 @@ def test_a_rebooted_host_gets_the_engines_safe_config_after_the_grace(
     engnet = {"bonding": "bond0", "vlan": 300, "bridged": False, "ipaddr": "10.99.0.13",
               "netmask": "255.255.255.0"}
     engine_setup(cluster, h3, {"engnet": engnet}, {}, commit=True)
+    wait_for(lambda: "engnet" in saved(cluster, "h3"), 60, "h3's safe config in etcd")
     wait_for(lambda: follower(cluster, "h3") == "engine-applied", 60, "h3 engine-applied")
 
     boot = reboot(h3)
@@ -103,6 +114,7 @@ def test_an_engine_that_applies_within_the_grace_keeps_the_manager_out(
     cluster.set_policy({"master": "engine", "restoreGrace": grace})
     h2 = cluster.hosts["h2"]
     engine_call(cluster, h2, "Host.setSafeNetworkConfig", {})  # the engine's safe config
+    wait_for(lambda: "vmnet" in saved(cluster, "h2"), 60, "h2's safe config in etcd")
     wait_for(lambda: follower(cluster, "h2") == "engine-applied", 60, "h2 engine-applied")
 
     boot = reboot(h2)

@@ -4,13 +4,14 @@ a host whose engine applies within the grace is left alone."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from typing import Any
 
 from rpc.client import ClientError, ServerError
 from tests.unit.autonomic.live import Live
-from tests.unit.cluster.cluster_helpers import sync_until
+from tests.unit.cluster.cluster_helpers import etcd_get, sync_until
 
 GRACE = 5
 ENGINE_NETWORKS: dict[str, Any] = {
@@ -45,6 +46,12 @@ def vmnet(index: int) -> dict[str, Any]:
     return {"vmnet": {**ENGINE_NETWORKS["vmnet"], "ipaddr": f"10.30.0.{10 + index}"}}
 
 
+def saved(live: Live, host: str) -> str | None:
+    """The boot id of the host's safe config in etcd, when it has the engine's network."""
+    doc, _ = asyncio.run(etcd_get(live.etcd.url, f"/vdsm-net/safe/{host}"))
+    return str(doc["bootId"]) if doc and "vmnet" in doc["networks"] else None
+
+
 def follower(live: Live, host: str) -> str | None:
     state: str | None = live.hosts().get(host, {}).get("follower")
     return state
@@ -61,6 +68,9 @@ def test_a_rebooted_host_is_restored_and_an_engine_in_time_keeps_the_manager_out
     for index in (0, 1):
         engine_setup(live, f"h{index}", vmnet(index), BONDINGS, commit=True)
     assert "vmnet" in live.caps("h1")["networks"]
+    # the agent writes in the background: in etcd before the reboot
+    sync_until(lambda: [saved(live, h) for h in ("h0", "h1")] == ["h0-boot-1", "h1-boot-1"],
+               WAIT, "the safe configs in etcd")
 
     for index in (0, 1):  # both reboot: an empty kernel, a new boot id
         live.agents[f"h{index}"][0].stop(signal.SIGKILL)

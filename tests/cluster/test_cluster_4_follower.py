@@ -17,6 +17,7 @@ from tests.cluster.cluster import BASE_POLICY, Cluster, Host, measure, wait_for
 from tests.unit.cluster.cluster_helpers import etcd_get
 
 BOND = BASE_POLICY["bondings"]
+DATA = BASE_POLICY["networks"]["data"]
 NOT_READY = 99  # the agent answers 99 until its boot network is in
 
 
@@ -82,7 +83,7 @@ def test_a_rebooted_host_gets_the_engines_safe_config_after_the_grace(
 ) -> None:
     cluster.set_policy({"master": "engine", "restoreGrace": 3})
     h3 = cluster.hosts["h3"]
-    data = h3.pool_address("data", BASE_POLICY["networks"]["data"])
+    data = h3.pool_address("data", DATA)
     engnet = {"bonding": "bond0", "vlan": 300, "bridged": False, "ipaddr": "10.99.0.13",
               "netmask": "255.255.255.0"}
     engine_setup(cluster, h3, {"engnet": engnet}, {}, commit=True)
@@ -91,11 +92,12 @@ def test_a_rebooted_host_gets_the_engines_safe_config_after_the_grace(
 
     boot = reboot(h3)
 
-    def restored() -> bool:
-        return (h3.net.addresses("bond0.300") == ["10.99.0.13/24"]
-                and h3.pool_address("data", BASE_POLICY["networks"]["data"]) == data
-                and h3.net.master("bond0.200") == "vmnet"
-                and follower(cluster, "h3", boot) == "restored")
+    def restored() -> bool:  # the devices are looked at once the manager says it is done
+        return (follower(cluster, "h3", boot) == "restored"
+                and h3.has_network("engnet", engnet) and h3.has_network("data", DATA)
+                and h3.net.addresses("bond0.300") == ["10.99.0.13/24"]
+                and h3.pool_address("data", DATA) == data
+                and h3.net.master("bond0.200") == "vmnet")
 
     wait_for(restored, 180, "h3 as the engine left it")
     measure("follower: reboot (agent start on a wiped host) to restored, grace 3 s",

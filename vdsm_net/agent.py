@@ -26,6 +26,7 @@ from vdsm_net.cluster.endpoints import parse_endpoints, require_client_library
 from vdsm_net.cluster.hostside import (
     ClusterPlan,
     cluster_plan,
+    follow_writer,
     parse_advertise,
     read_boot_info,
     start_registration,
@@ -93,9 +94,12 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     dhcp = make_dhcp(args)
     drift = make_drift(args, engine, lambda: emit_host_conn(server.publish_event), metrics)
     lldp = make_lldp(args, engine)
+    follow = follow_writer(cluster) if cluster is not None else None
     api = HostApi(engine, publish=server.publish_event, hooks=make_hooks(args),
-                  dhcp=dhcp, drift=drift, lldp=lldp, host=HostInfo(host_id=host_id))
+                  dhcp=dhcp, drift=drift, lldp=lldp, host=HostInfo(host_id=host_id),
+                  follow=follow)
     api.register(dispatcher.register)
+    follow_task = follow.start() if follow is not None else None  # before any verb is served
     # trivial verbs answer on the event loop; the rest run in the thread pool
     dispatcher.mark_inline("Host.ping", "Host.ping2", "Host.confirmConnectivity")
     try:
@@ -128,6 +132,8 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
     notifier.stopping()
     if registration is not None:  # deregister first: the manager stops pushing to us
         await registration[0].stop(registration[1])
+    if follow is not None and follow_task is not None:
+        await follow.stop(follow_task)
     if endpoint is not None:
         endpoint.close()
     if drift is not None:

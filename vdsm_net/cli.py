@@ -3,7 +3,7 @@
     vdsm-netd [--listen HOST:PORT] [--pki DIR] [--backend netlink|memory] [--nics a,b]
               [--boot-spec FILE] [--cmdline FILE] [--hooks-dir DIR] [--drift off|report|enforce]
               [--lldp on|off] [--ovs-rundir DIR | --ovsdb REMOTE] [--host-id ID]
-              [--cluster URL[,URL]] [--advertise HOST:PORT]
+              [--cluster URL[,URL]] [--advertise HOST:PORT] [--boot-id ID]
     vdsm-netd plan [--backend memory|netlink] [--nics a,b] [--format json|text|dot] -f REQUEST.json
     vdsm-netd fleet --hosts N --listen HOST:BASEPORT [--cluster URL[,URL]] [--nics a,b]
                     [--vhost-port PORT] [--fault HOSTSPEC:KIND[=VALUE]]...
@@ -208,6 +208,9 @@ def _add_cluster_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advertise", default=None,
                         help="HOST:PORT the manager connects to (default: the management "
                              "address and the listen port)")
+    parser.add_argument("--boot-id", default=None,
+                        help="the boot id registered (default: the kernel's; for simulated "
+                             "hosts and tests that stand for a reboot)")
     _add_lease_args(parser)
 
 

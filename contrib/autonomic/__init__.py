@@ -39,8 +39,14 @@ expires. Every leader write is a transaction conditioned on the key still holdin
 value, and a push first takes ``lock/<hostid>`` under the leader's lease: two managers never push
 to one host at once, and a SIGKILLed leader's lock goes with its lease.
 
+Engine-follower mode (``follower.py``): with ``"master": "engine"`` the manager pushes no
+policy; a host that rebooted gets the configuration the engine last made safe (``safe/<hostid>``,
+written by its agent) when no engine applied anything within ``restoreGrace`` seconds (default
+60), recorded per boot in ``restore/<hostid>``. The manager's calls carry a
+``vdsm-net-manager:`` flow id so that the agent records only the engine's.
+
 Layers: ``policy``/``render``/``pools``/``compare``/``machine`` are pure (or behind the ``Store``
 port of ``store.py``, with an in-memory fake on a fake clock); ``etcd`` and ``hostport`` are the
 adapters to etcd (aetcd) and to vdsm's wire (``rpc.client``, the engine certificate from
-``--pki``); ``reconcile``, ``leader``, ``manager`` and ``cli`` drive them.
+``--pki``); ``reconcile`` (with ``follower``), ``leader``, ``manager`` and ``cli`` drive them.
 """

@@ -12,7 +12,9 @@
 ``hosts --json`` prints a list sorted by id of objects with ``id``, ``address`` (null when not
 registered), ``state`` (one of Up, Applying, NonOperational, NonResponsive, Maintenance, Error;
 null before the first visit), ``bootId``, ``error`` (null or ``{code, message}``), ``inUse``
-(networks kept because VMs use them), ``registered`` and ``updatedAt``.
+(networks kept because VMs use them), ``registered``, ``updatedAt`` and ``follower`` (with
+``"master": "engine"``: no-safe-config, engine-applied, waiting, restored or error, for the host's
+current boot; null otherwise) with ``followerError`` (null or ``{code, message}``).
 Errors go to stderr with exit status 1; a refused policy prints ``(code=N, message=...)``.
 ``run`` logs ``manager NAME leads`` when it becomes the leader. ``--parallel`` bounds the hosts
 visited at once (default 32), ``--rate`` the pushes started a second (a token bucket, default 50;
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autonomic.follower import FollowState, decode_follow_state
 from autonomic.hostport import WireHosts
 from autonomic.leader import leader_id
 from autonomic.manager import Manager
@@ -102,8 +105,20 @@ async def _policy_get(store: Store, keys: Keys) -> int:
     return 0
 
 
+async def _follower_states(store: Store, keys: Keys) -> dict[str, FollowState]:
+    entries, _ = await store.range(keys.restore_prefix())
+    out = {}
+    for entry in entries:
+        host_id = keys.host_id_of(entry.key, keys.restore_prefix())
+        record = decode_follow_state(entry.value) if host_id is not None else None
+        if host_id is not None and record is not None:
+            out[host_id] = record
+    return out
+
+
 async def host_list(store: Store, keys: Keys) -> list[dict[str, Any]]:
     snap = await read_snapshot(store, keys)
+    follow = await _follower_states(store, keys) if snap.policy.engine_master else {}
     out = []
     for host_id in sorted(set(snap.hosts) | set(snap.states) | snap.maintenance):
         reg = snap.hosts.get(host_id)
@@ -118,8 +133,17 @@ async def host_list(store: Store, keys: Keys) -> list[dict[str, Any]]:
             "registered": reg is not None,
             "maintenance": host_id in snap.maintenance,
             "updatedAt": state.updated_at if state else None,
+            **_follower(follow.get(host_id), reg.boot_id if reg else None),
         })
     return out
+
+
+def _follower(record: FollowState | None, boot_id: str | None) -> dict[str, Any]:
+    """``follower`` and ``followerError`` for the host's current boot (null before the
+    follower's first visit of this boot)."""
+    if record is None or boot_id is None or record.boot_id != boot_id:
+        return {"follower": None, "followerError": None}
+    return {"follower": record.state, "followerError": record.error}
 
 
 async def _hosts(store: Store, keys: Keys, as_json: bool) -> int:
@@ -127,11 +151,11 @@ async def _hosts(store: Store, keys: Keys, as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=4, sort_keys=True))
         return 0
-    print(f"{'ID':<38} {'ADDRESS':<22} {'STATE':<15} {'IN USE':<16} ERROR")
+    print(f"{'ID':<38} {'ADDRESS':<22} {'STATE':<15} {'IN USE':<16} {'FOLLOWER':<15} ERROR")
     for r in rows:
-        err = r["error"]
+        err = r["error"] or r["followerError"]
         print(f"{r['id']:<38} {r['address'] or '-':<22} {r['state'] or '-':<15} "
-              f"{','.join(r['inUse']) or '-':<16} "
+              f"{','.join(r['inUse']) or '-':<16} {r['follower'] or '-':<15} "
               f"{'-' if err is None else '({}) {}'.format(err['code'], err['message'])}")
     return 0
 

@@ -6,8 +6,11 @@ carries the calls and the host's events (``|net|host_conn|no_id`` triggers a rec
 
 A push is what the engine does: ``Host.setupNetworks`` and, while that call waits for its
 connectivity check, ``Host.confirmConnectivity`` every half second over the same connection;
-then ``Host.setSafeNetworkConfig``. The synchronous client runs in a thread pool as large as the
-manager's parallelism allows (``--parallel``), so a slow host never holds up the others.
+then ``Host.setSafeNetworkConfig``. Both carry a flow id starting with ``MANAGER_FLOW_PREFIX``
+(``vdsm_net.cluster.keys``): the agent tells the manager's pushes from an engine's by it (the
+two hold the same certificate), and records only the engine's. The synchronous client runs in a
+thread pool as large as the manager's parallelism allows (``--parallel``), so a slow host never
+holds up the others.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import asyncio
 import concurrent.futures
 import ssl
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from rpc.client import Client, ClientError, ServerError
 from rpc.tls.context import client_ssl_context
+from vdsm_net.cluster.keys import MANAGER_FLOW_PREFIX
 
 DRIFT_EVENT = "|net|host_conn|no_id"
 CALL_TIMEOUT = 10.0
@@ -56,6 +61,11 @@ class HostPort(Protocol):
     async def set_safe(self, host_id: str, address: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def manager_flow() -> str:
+    """A fresh flow id of the manager's (``ovirtCorrelationId``)."""
+    return f"{MANAGER_FLOW_PREFIX}{uuid.uuid4()}"
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -143,7 +153,8 @@ class WireHosts:
         pinger = threading.Thread(target=confirm, name="confirm", daemon=True)
         pinger.start()
         try:
-            return client.call("Host.setupNetworks", params, timeout=timeout)
+            return client.call("Host.setupNetworks", params, timeout=timeout,
+                               flow_id=manager_flow())
         finally:
             done.set()
             pinger.join()
@@ -175,7 +186,8 @@ class WireHosts:
 
     async def set_safe(self, host_id: str, address: str) -> None:
         await self._run(lambda: self._call(
-            host_id, address, lambda c: c.call("Host.setSafeNetworkConfig")))
+            host_id, address, lambda c: c.call("Host.setSafeNetworkConfig",
+                                               flow_id=manager_flow())))
 
     async def close(self) -> None:
         with self._lock:

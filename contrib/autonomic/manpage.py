@@ -26,7 +26,11 @@ def page() -> Page:
                                "joining at once overrun neither etcd nor the hosts; with a "
                                "1000-host fleet the defaults (32, 50) converged all joins in "
                                "26 s and a policy change in 22 s on a shared 2-core machine "
-                               "(bench/bench_fleet.py).",
+                               "(bench/bench_fleet.py). With \"master\": \"engine\" in the "
+                               "policy it pushes no policy: a host that rebooted gets the "
+                               "configuration the engine last made safe (kept in etcd by its "
+                               "agent) when no engine applied anything within restoreGrace "
+                               "seconds.",
          "EXIT STATUS": "0 after a clean stop or a command done; 1 on an error (a refused "
                         "policy, no etcd member reachable, a missing PKI), one line on stderr; "
                         "2 on a bad flag.",

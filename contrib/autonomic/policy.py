@@ -6,7 +6,13 @@ A policy is vdsm's ``setupNetworks`` vocabulary for the whole cluster::
                          "required": true}},
      "bondings": {NAME: {setupNetworks bonding attributes}},
      "hosts": {HOSTID: {"nics": {"policyNic": "hostNic"}}},
-     "options": {"connectivityTimeout": seconds}}
+     "options": {"connectivityTimeout": seconds},
+     "master": "manager" | "engine", "restoreGrace": seconds}
+
+``"master": "engine"`` (engine-follower mode, ``follower.py``): the engine configures the hosts and
+the manager pushes no policy; it only restores a rebooted host's last safe configuration when no
+engine applied anything within ``restoreGrace`` seconds (default 60). Such a policy names no
+networks, bonds or hosts.
 
 Validation renders the policy for a host that has exactly the NICs the policy names (and once more
 for every host named under ``hosts``, with its NIC map) and runs the agent's canonicalize and
@@ -27,9 +33,13 @@ from vdsm_net.backends.memory.kernel import MemoryKernel
 from vdsm_net.engine.engine import Engine
 from vdsm_net.model.errors import ERR_BAD_PARAMS, NetworkError
 
-TOP_KEYS = frozenset({"networks", "bondings", "hosts", "options"})
+TOP_KEYS = frozenset({"networks", "bondings", "hosts", "options", "master", "restoreGrace"})
 OPTION_KEYS = frozenset({"connectivityTimeout"})
 DEFAULT_CONNECTIVITY_TIMEOUT = 10
+MANAGER = "manager"
+ENGINE = "engine"
+MASTERS = (MANAGER, ENGINE)
+DEFAULT_RESTORE_GRACE = 60.0
 
 
 class PolicyError(Exception):
@@ -51,6 +61,13 @@ class Policy:
     bondings: dict[str, dict[str, Any]] = field(default_factory=dict)
     hosts: dict[str, dict[str, str]] = field(default_factory=dict)
     connectivity_timeout: int = DEFAULT_CONNECTIVITY_TIMEOUT
+    master: str = MANAGER
+    restore_grace: float = DEFAULT_RESTORE_GRACE
+
+    @property
+    def engine_master(self) -> bool:
+        """Engine-follower mode: no policy is pushed, rebooted hosts get their safe config."""
+        return self.master == ENGINE
 
     def pools(self, network: str) -> dict[str, IPNetwork]:
         """``{"ipv4": pool, "ipv6": pool}`` for the pools this network has."""
@@ -71,6 +88,10 @@ class Policy:
             out["hosts"] = {h: {"nics": m} for h, m in self.hosts.items()}
         if self.connectivity_timeout != DEFAULT_CONNECTIVITY_TIMEOUT:
             out["options"] = {"connectivityTimeout": self.connectivity_timeout}
+        if self.master != MANAGER:
+            out["master"] = self.master
+        if self.restore_grace != DEFAULT_RESTORE_GRACE:
+            out["restoreGrace"] = self.restore_grace
         return out
 
 
@@ -100,6 +121,19 @@ def _timeout(options: dict[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 600:
         raise PolicyError("options.connectivityTimeout must be an integer of seconds (1-600)")
     return value
+
+
+def _master(top: dict[str, Any]) -> tuple[str, float]:
+    master = top.get("master", MANAGER)
+    if master not in MASTERS:
+        raise PolicyError(f"master must be one of {', '.join(MASTERS)}, not {master!r}")
+    grace = top.get("restoreGrace", DEFAULT_RESTORE_GRACE)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 <= grace <= 86400:
+        raise PolicyError("restoreGrace must be a number of seconds (0-86400)")
+    if master == ENGINE and any(top.get(k) for k in ("networks", "bondings", "hosts")):
+        raise PolicyError("with master 'engine' the engine gives the networks: the policy "
+                          "names no networks, bondings or hosts")
+    return str(master), float(grace)
 
 
 def _check_network(name: str, attrs: dict[str, Any]) -> None:
@@ -133,11 +167,14 @@ def parse_policy(doc: object) -> Policy:
         _check_network(name, _object(attrs, f"network {name}"))
     for name, attrs in bondings.items():
         _object(attrs, f"bond {name}")
+    master, grace = _master(top)
     return Policy(
         networks=networks,
         bondings=bondings,
         hosts=_hosts(top.get("hosts", {})),
         connectivity_timeout=_timeout(_object(top.get("options", {}), "options")),
+        master=master,
+        restore_grace=grace,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from autonomic import machine
 from autonomic.compare import differences, required_down
+from autonomic.follower import Follower
 from autonomic.hostport import HostPort, HostRefused, HostUnreachable
 from autonomic.leader import Leadership, lock_key
 from autonomic.machine import HostState, Observation, Outcome
@@ -143,6 +144,7 @@ class Reconciler:
         self._visited: dict[str, float] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self.follower = Follower(store, keys, hosts, leadership, clock)  # master: engine
         self.woken = asyncio.Event()
         """Set when a visit ends (a host it skipped may need a visit now)."""
 
@@ -212,12 +214,13 @@ class Reconciler:
         prev = snap.states.get(host_id)
         retry = prev is not None and prev.state in machine.RETRIED and now >= prev.retry_at
         resync = now - self._visited.get(host_id, float("-inf")) >= self.resync
-        return triggered or changed or retry or resync
+        return triggered or changed or retry or resync or self.follower.due(host_id, now)
 
     def _next_due(self, snap: Snapshot, now: float) -> float:
         due = [self._visited.get(h, now) + self.resync for h in snap.hosts]
         due += [s.retry_at for h, s in snap.states.items()
                 if h in snap.hosts and s.state in machine.RETRIED]
+        due += self.follower.due_times(snap.hosts)
         return min(due, default=now + self.resync)
 
     async def _visit(self, snap: Snapshot, host_id: str) -> None:
@@ -239,6 +242,9 @@ class Reconciler:
         return record or machine.NEW
 
     async def _visit_now(self, snap: Snapshot, reg: Registration) -> None:
+        if snap.policy.engine_master:  # the engine configures; the follower only restores
+            await self.follower.visit(reg.host_id, reg.address, reg.boot_id, snap.policy)
+            return
         prev = await self._current(reg.host_id)
         generation = snap.generation(reg)
         rendered, obs = await self._observe(snap, reg)

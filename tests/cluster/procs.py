@@ -73,6 +73,13 @@ class Agent(Proc):
              "--advertise", f"127.0.0.1:{port}", "--pki", str(pki), "--cmdline", str(cmdline),
              "--host-id", host],
             run / f"agent-{host}.log", env={"VDSM_NET_DHCP_RUN_DIR": str(dhcp)})
+        self.base_argv = list(self.argv)
+
+    def start(self, boot_id: str | None = None) -> None:
+        """Start the agent; ``boot_id`` stands for a new kernel's (a reboot), else the
+        guest's own is registered."""
+        self.argv = [*self.base_argv, *(["--boot-id", boot_id] if boot_id else [])]
+        super().start()
 
 
 class Manager(Proc):

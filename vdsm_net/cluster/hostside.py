@@ -22,6 +22,7 @@ from vdsm_net import __version__
 from vdsm_net.cluster.cmdline import BootCmdline
 from vdsm_net.cluster.cmdline_spec import parse_cmdline
 from vdsm_net.cluster.endpoints import Endpoint
+from vdsm_net.cluster.follow import FollowWriter
 from vdsm_net.cluster.identity import IdentityError, boot_id, host_id, mgmt_nic, nic_facts
 from vdsm_net.cluster.keys import Keys
 from vdsm_net.engine.engine import Engine
@@ -126,6 +127,7 @@ class ClusterPlan:
     advertise: str | None
     prefix: str
     ttl: int
+    boot_id: str  # --boot-id, else the kernel's
 
 
 def cluster_plan(
@@ -143,20 +145,21 @@ def cluster_plan(
         return None, None
     if not endpoints:
         return hid, None
-    return hid, ClusterPlan(boot, hid, endpoints, advertise, args.cluster_prefix, args.cluster_ttl)
+    return hid, ClusterPlan(boot, hid, endpoints, advertise, args.cluster_prefix,
+                            args.cluster_ttl, getattr(args, "boot_id", None) or boot_id(root))
 
 
 class HostRecord:
     """Builds the ``hosts/<id>`` record (vdsm_net.cluster.keys) from the live agent."""
 
     def __init__(self, engine: Engine, host_id: str, boot: BootInfo, advertise: str | None,
-                 listen_port: int, root: Path = Path("/")) -> None:
+                 listen_port: int, boot_id_value: str = "") -> None:
         self.engine = engine
         self.host_id = host_id
         self.boot = boot
         self.advertise = advertise
         self.port = listen_port
-        self.boot_id = boot_id(root)
+        self.boot_id = boot_id_value or boot_id()
         self.started_at = time.time()
 
     def build(self) -> dict[str, Any] | None:
@@ -201,10 +204,16 @@ def start_registration(
     from vdsm_net.cluster.registration import Registrar  # here: aetcd is optional (endpoints.py)
 
     loop = asyncio.get_running_loop()
-    record = HostRecord(engine, plan.host_id, plan.boot, plan.advertise, listen_port)
+    record = HostRecord(engine, plan.host_id, plan.boot, plan.advertise, listen_port,
+                        plan.boot_id)
 
     async def source() -> dict[str, Any] | None:
         return await loop.run_in_executor(None, record.build)
 
     registrar = Registrar(plan.endpoints, Keys(plan.prefix), plan.host_id, source, ttl=plan.ttl)
     return registrar, loop.create_task(registrar.run())
+
+
+def follow_writer(plan: ClusterPlan) -> FollowWriter:
+    """The engine-follower records' writer (not started: ``start()`` in the running loop)."""
+    return FollowWriter(plan.endpoints, Keys(plan.prefix), plan.host_id, plan.boot_id)

@@ -21,6 +21,28 @@ otherwise.
 
 - ``maintenance/<hostid>`` (manager's CLI): present means maintenance is on.
 - ``leader`` (manager): the leader election key.
+
+Engine-follower mode (a policy with ``"master": "engine"``; written by every agent registered
+with ``--cluster``, with no lease: they outlive the host's boot):
+
+- ``safe/<hostid>`` (agent): the configuration an engine made safe (``Host.setSafeNetworkConfig``
+  or a setupNetworks with ``commitOnSuccess``), in setupNetworks' vocabulary::
+
+      {"networks": {name: attrs}, "bondings": {name: attrs}, "bootId": str,
+       "savedAt": unix seconds}
+
+- ``follow/<hostid>`` (agent): the engine's last setupNetworks that applied::
+
+      {"bootId": str, "appliedAt": unix seconds, "flowId": str | null}
+
+  A call whose flow id (STOMP ``ovirtCorrelationId``) starts with ``MANAGER_FLOW_PREFIX`` is the
+  manager's own and writes neither key: the manager holds the engine's certificate, so the
+  certificate subject cannot tell the two apart.
+- ``restore/<hostid>`` (manager): what the follower did for the host's current boot::
+
+      {"bootId": str, "state": "no-safe-config"|"engine-applied"|"waiting"|"restored"|"error",
+       "since": unix seconds (the boot first seen), "updatedAt": unix seconds,
+       "retryAt": unix seconds, "error": null | {"code": int, "message": str}}
 """
 
 from __future__ import annotations
@@ -34,8 +56,17 @@ ALLOC = "alloc/"
 STATE = "state/"
 MAINTENANCE = "maintenance/"
 LEADER = "leader"
+SAFE = "safe/"
+FOLLOW = "follow/"
+RESTORE = "restore/"
+MANAGER_FLOW_PREFIX = "vdsm-net-manager:"
 
 STATES = ("Up", "Applying", "NonOperational", "NonResponsive", "Maintenance", "Error")
+
+
+def is_manager_flow(flow_id: str | None) -> bool:
+    """Whether a call with this flow id came from vdsm-net-manager (not from an engine)."""
+    return bool(flow_id) and str(flow_id).startswith(MANAGER_FLOW_PREFIX)
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -85,6 +116,18 @@ class Keys:
 
     def leader(self) -> str:
         return self.prefix + LEADER
+
+    def safe(self, host_id: str) -> str:
+        return self.prefix + SAFE + _check_id(host_id, "host id")
+
+    def follow(self, host_id: str) -> str:
+        return self.prefix + FOLLOW + _check_id(host_id, "host id")
+
+    def restore_prefix(self) -> str:
+        return self.prefix + RESTORE
+
+    def restore(self, host_id: str) -> str:
+        return self.restore_prefix() + _check_id(host_id, "host id")
 
     def host_id_of(self, key: str, under: str) -> str | None:
         """The last component of ``key`` when it lies directly under the prefix ``under``."""

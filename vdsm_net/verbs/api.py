@@ -63,6 +63,15 @@ class Register(Protocol):
 Publish = Callable[[str, dict[str, Any]], None]
 
 
+class Follow(Protocol):
+    """Hears of configuration calls with their flow id (vdsm_net.cluster.follow: the engine's
+    are recorded in etcd); must never raise."""
+
+    def applied(self, flow_id: str | None) -> None: ...
+
+    def committed(self, flow_id: str | None, safe: RunningConfig) -> None: ...
+
+
 class Connectivity:
     """What ``Host.confirmConnectivity`` and ``Host.ping`` prove: a client reached us.
 
@@ -111,8 +120,10 @@ class HostApi:
         nameservers: Nameservers | None = None,
         drift: DriftMonitor | None = None,
         lldp: LldpReceiver | None = None,
+        follow: Follow | None = None,
     ) -> None:
         self.engine = engine
+        self.follow = follow  # engine-follower records (an agent registered with --cluster)
         self.connectivity = Connectivity()
         self._publish = publish
         self.hooks = hooks or Hooks(None)
@@ -128,8 +139,8 @@ class HostApi:
         register("Host.ping", self.ping)
         register("Host.ping2", self.ping2)
         register("Host.confirmConnectivity", self.confirm_connectivity)
-        register("Host.setupNetworks", self.setup_networks)
-        register("Host.setSafeNetworkConfig", self.set_safe_network_config)
+        register("Host.setupNetworks", self.setup_networks_call, context=True)
+        register("Host.setSafeNetworkConfig", self.set_safe_network_config_call, context=True)
         register("Host.planNetworks", self.plan_networks)
         register("Host.checkNetworks", self.check_networks)
         register("Host.getNetworkCapabilities", self.get_network_capabilities)
@@ -158,6 +169,19 @@ class HostApi:
     def setup_networks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]
     ) -> SetupDone:
+        return self._setup_networks(None, networks, bondings, options)
+
+    def setup_networks_call(
+        self, ctx: CallContext, networks: dict[str, Any], bondings: dict[str, Any],
+        options: dict[str, Any],
+    ) -> SetupDone:
+        """The wire's setupNetworks: the caller's flow id goes to ``follow``."""
+        return self._setup_networks(ctx.flow_id, networks, bondings, options)
+
+    def _setup_networks(
+        self, flow_id: str | None, networks: dict[str, Any], bondings: dict[str, Any],
+        options: dict[str, Any],
+    ) -> SetupDone:
         networks, bondings, options = _request_params(networks, bondings, options)
         self._exclusive()
         try:
@@ -165,6 +189,10 @@ class HostApi:
             result = self._setup_with_hooks(networks, bondings, options)
             if result.committed:
                 self.net_config_dirty = False
+            if self.follow is not None:
+                self.follow.applied(flow_id)
+                if result.committed:
+                    self.follow.committed(flow_id, self.engine.safe)
             if result.changed:
                 self.emit_host_conn()
             out: SetupDone = {"code": 0, "message": "Done"}
@@ -251,14 +279,19 @@ class HostApi:
         except Exception:
             log.exception("%s hooks failed", hook)
 
-    def set_safe_network_config(self) -> Literal[True]:
+    def set_safe_network_config(self, flow_id: str | None = None) -> Literal[True]:
         self._exclusive()
         try:
             self.engine.set_safe()
             self.net_config_dirty = False
+            if self.follow is not None:
+                self.follow.committed(flow_id, self.engine.safe)
             return True
         finally:
             self._busy.release()
+
+    def set_safe_network_config_call(self, ctx: CallContext) -> Literal[True]:
+        return self.set_safe_network_config(ctx.flow_id)
 
     def plan_networks(
         self, networks: dict[str, Any], bondings: dict[str, Any], options: dict[str, Any]

@@ -65,8 +65,9 @@ class Live:
         self.agents: dict[str, tuple[Proc, int]] = {}
         self.managers: dict[str, Proc] = {}
 
-    def agent(self, index: int) -> tuple[Proc, int]:
-        """Start (or start anew: an empty simulated kernel, like a reboot) host ``h{index}``."""
+    def agent(self, index: int, boot_id: str | None = None) -> tuple[Proc, int]:
+        """Start (or start anew: an empty simulated kernel, like a reboot) host ``h{index}``;
+        ``boot_id`` stands for the kernel's (a reboot has a new one)."""
         host = f"h{index}"
         old = self.agents.get(host)
         port = old[1] if old else free_port()
@@ -75,7 +76,8 @@ class Live:
         proc = Proc([str(BIN / "vdsm-netd"), "--backend", "memory", "--nics", NICS,
                      "--pki", str(self.pki), "--listen", f"127.0.0.1:{port}",
                      "--advertise", f"127.0.0.1:{port}", "--cmdline", str(path),
-                     "--host-id", host, "--cluster", self.etcd.url],
+                     "--host-id", host, "--cluster", self.etcd.url,
+                     *(["--boot-id", boot_id] if boot_id else [])],
                     self.tmp / f"agent-{host}.log")
         proc.start()
         self.agents[host] = (proc, port)

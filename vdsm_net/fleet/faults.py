@@ -114,9 +114,10 @@ Drop = Callable[[CallContext], None]
 """Drop the connection a call came on."""
 
 
-def faulty_setup(setup: Callable[..., Any], faults: HostFaults, drop: Drop
-                 ) -> Callable[..., Any]:
-    """``Host.setupNetworks`` with the host's knobs in front (registered ``context=True``)."""
+def faulty_setup(setup: Callable[..., Any], faults: HostFaults, drop: Drop, *,
+                 context: bool) -> Callable[..., Any]:
+    """``Host.setupNetworks`` with the host's knobs in front (registered ``context=True``);
+    ``context`` says whether ``setup`` itself takes the call's context."""
 
     def setup_networks(ctx: CallContext, networks: dict[str, Any], bondings: dict[str, Any],
                        options: dict[str, Any]) -> Any:
@@ -129,6 +130,8 @@ def faulty_setup(setup: Callable[..., Any], faults: HostFaults, drop: Drop
             raise NetworkError(faults.refuse, "refused (fleet fault)")
         if faults.slow:
             time.sleep(faults.slow)
+        if context:
+            return setup(ctx, networks, bondings, options)
         return setup(networks, bondings, options)
 
     return setup_networks

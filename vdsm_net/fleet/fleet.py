@@ -97,8 +97,8 @@ class SimHost:
 
     def _register(self, name: str, fn: Any, *, context: bool = False) -> None:
         if name == "Host.setupNetworks":
-            self.dispatcher.register(name, faulty_setup(fn, self.faults, self._drop),
-                                     context=True)
+            wrapped = faulty_setup(fn, self.faults, self._drop, context=context)
+            self.dispatcher.register(name, wrapped, context=True)
         else:
             self.dispatcher.register(name, fn, context=context)
 

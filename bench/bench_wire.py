@@ -8,13 +8,17 @@ creating N VLAN+bridge networks with an IPv4 address over one 802.3ad bond of tw
 (bench/_kernel_work.py), then removing all N and the bond; against `ip -batch` doing the same
 kernel work in another fresh netns. At the largest N, with the networks in place (P4):
 Host.getCapabilities over the wire (median of --repeat calls) against `ip -j link show` plus
-`ip -j addr show` in the same netns (median of --repeat).
+`ip -j addr show` in the same netns (median of --repeat). After each create the same request
+is sent again (the identical re-apply): its time, and the kernel writes it made (the agent's
+"plan applied" lines; none is 0 writes).
 
 Every call starts with the agent idle (no CPU for 0.5 s); the table shows the agent's CPU during
 the call and after the answer until idle (the drift monitor's compare). Options:
   --rounds R   alternate agent and ip -batch R times per N, keep the best of each (default 1);
   --repeat K   calls per median for P4 (default 5);
   --drift M    the agent's --drift (default report, the agent's own default);
+  --profile    sample the agent with py-spy during the largest N's create, re-apply and remove,
+               and print the top functions (bench/_wire_profile.py);
   --phases     also time Engine.setup and HostApi.setup_networks in this process (no wire) and
                the pieces of getCapabilities, to show where the time goes.
 """
@@ -24,9 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from bench._kernel_work import create_batch, delete_batch, fresh_netns, ip, removal, request
 from bench._wire_agent import BenchAgent, Timed, timed_call
 from bench._wire_phases import WIRE_OPTIONS, caps_phases, drift_phases, median_time, setup_phases
+from bench._wire_proc import settle
+from bench._wire_profile import sampled, summary
 from bench.bench_kernel import timed
 from rpc.tls.pki import init_pki
 
 DONE = {"code": 0, "message": "Done"}
-GOALS = {"create": 1.25, "remove": 1.0, "caps": 1.5}
+GOALS = {"create": 0.5, "remove": 0.5, "caps": 0.5, "reapply": 0.05}  # issue 17
 
 
 @dataclass
@@ -48,12 +56,15 @@ class Row:
     n: int
     create: list[Timed] = field(default_factory=list)
     remove: list[Timed] = field(default_factory=list)
+    reapply: list[Timed] = field(default_factory=list)
+    reapply_writes: int = 0
     batch_create: list[float] = field(default_factory=list)
     batch_remove: list[float] = field(default_factory=list)
     caps: list[Timed] = field(default_factory=list)
     ip_show: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     caps_phases: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
     drift_phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -78,6 +89,24 @@ def call_checked(agent: BenchAgent, cli: Any, params: dict[str, Any], ns: str, w
     return done
 
 
+def writes_logged(log: str) -> int:
+    """The kernel writes of the agent's "plan applied: K ops, W writes" lines in ``log``."""
+    return sum(int(w) for w in re.findall(r"plan applied: \d+ ops, (\d+) writes", log))
+
+
+def profiled(row: Row, key: str, work: Path, agent: BenchAgent, on: bool,
+             call: Callable[[], Timed]) -> Timed:
+    """``call()``, sampled by py-spy when ``on``; its summary in ``row.profiles[key]``."""
+    if not on:
+        return call()
+    out = work / f"profile_{key}_{row.n}.txt"
+    with sampled(agent.pid, out):
+        done = call()
+        settle(agent.pid)  # the after-work counts too
+    row.profiles[key] = summary(out)
+    return done
+
+
 def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> Row:
     row = Row(n)
     ns_a, ns_b = f"wire_a{n}", f"wire_b{n}"
@@ -92,7 +121,13 @@ def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> 
         agent.start()
         with agent.client(timeout=60.0) as cli:
             for rnd in range(args.rounds):
-                row.create.append(call_checked(agent, cli, create, ns_a, n))
+                prof = args.profile and caps and rnd == 0
+                row.create.append(profiled(row, "create", work, agent, prof,
+                                           lambda: call_checked(agent, cli, create, ns_a, n)))
+                before = writes_logged(agent.log())
+                row.reapply.append(profiled(row, "reapply", work, agent, prof,
+                                            lambda: call_checked(agent, cli, create, ns_a, n)))
+                row.reapply_writes = max(row.reapply_writes, writes_logged(agent.log()) - before)
                 if caps and rnd == 0:
                     row.caps = [timed_call(agent, cli, "Host.getCapabilities", {})
                                 for _ in range(args.repeat)]
@@ -101,7 +136,8 @@ def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> 
                     row.ip_show = median_time(lambda: ip_show(ns_a), args.repeat)
                     if args.phases:
                         row.caps_phases = caps_phases(ns_a, args.repeat)
-                row.remove.append(call_checked(agent, cli, remove, ns_a, 0))
+                row.remove.append(profiled(row, "remove", work, agent, prof,
+                                           lambda: call_checked(agent, cli, remove, ns_a, 0)))
                 row.batch_create.append(
                     timed(lambda: ip("-n", ns_b, "-batch", "-", stdin=create_batch(n))))
                 row.batch_remove.append(
@@ -134,8 +170,8 @@ def verdict(ratio: float, goal: float) -> str:
 
 def print_tables(rows: list[Row]) -> None:
     print("\nP1/P2 setupNetworks over mutual TLS vs ip -batch (s; best of rounds; agent CPU s)")
-    print(f"{'N':>5} {'create':>7} {'batch':>7} {'ratio':>6} {'<=1.25':>6} {'cpu':>6} "
-          f"{'after':>6} {'remove':>7} {'batch':>7} {'ratio':>6} {'<=1.0':>6} {'cpu':>6} "
+    print(f"{'N':>5} {'create':>7} {'batch':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
+          f"{'after':>6} {'remove':>7} {'batch':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
           f"{'after':>6}")
     for r in rows:
         c, d = best(r.create), best(r.remove)
@@ -144,6 +180,14 @@ def print_tables(rows: list[Row]) -> None:
               f"{verdict(rc, GOALS['create']):>6} {c.cpu:>6.2f} {c.tail_cpu:>6.2f} "
               f"{d.wall:>7.3f} {min(r.batch_remove):>7.3f} {rd:>6.2f} "
               f"{verdict(rd, GOALS['remove']):>6} {d.cpu:>6.2f} {d.tail_cpu:>6.2f}")
+    print(f"\nidentical re-apply over the wire (best of rounds): s, share of the same create, "
+          f"kernel writes (goal <= {GOALS['reapply']:.0%} of create, 0 writes)")
+    for r in rows:
+        c, a = best(r.create), best(r.reapply)
+        share = a.wall / c.wall
+        print(f"{r.n:>5} {a.wall:>7.3f} {100 * share:>6.1f}% {r.reapply_writes:>6} writes "
+              f"{verdict(share, GOALS['reapply']) if not r.reapply_writes else 'MISS':>6} "
+              f"cpu {a.cpu:.2f} after {a.tail_cpu:.2f}")
     for r in rows:
         if r.phases:
             p = r.phases
@@ -157,13 +201,16 @@ def print_tables(rows: list[Row]) -> None:
                   f"netlink events, the monitor thread spends {p['monitor_cpu']:.2f} s CPU on "
                   f"them; one drift compare {p['compare']:.3f} s")
     for r in rows:
+        for key, text in r.profiles.items():
+            print(f"\nprofile of the agent, N={r.n} {key} (py-spy):\n{text}", end="")
+    for r in rows:
         if not r.caps:
             continue
         m = mid(r.caps)
         ratio = m.wall / r.ip_show
         print(f"\nP4 getCapabilities with {r.n} networks vs ip -j link show + ip -j addr show "
               f"(median of {len(r.caps)})")
-        print(f"{'N':>5} {'caps s':>7} {'ip -j s':>7} {'ratio':>6} {'<=1.5':>6} {'cpu':>6} "
+        print(f"{'N':>5} {'caps s':>7} {'ip -j s':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
               f"{'after':>6}")
         print(f"{r.n:>5} {m.wall:>7.3f} {r.ip_show:>7.3f} {ratio:>6.2f} "
               f"{verdict(ratio, GOALS['caps']):>6} {m.cpu:>6.2f} {m.tail_cpu:>6.2f}")
@@ -194,6 +241,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
     parser.add_argument("--phases", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     if os.environ.get("VDSM_NET_UML") != "1":
         print("bench_wire runs inside UML: tests/uml/run-tier.sh --bench bench/bench_wire.py",

@@ -114,6 +114,9 @@ class DhcpManager:
         self._procs: dict[tuple[int, str], tuple[ClientSpec, subprocess.Popen[bytes]]] = {}
         self._seen: dict[tuple[int, str], tuple[str, str | None]] = {}
         self._slaac: set[str] = set()  # links this manager gave accept_ra=2
+        # client starts and stops, deconfigs and flushes: what can change addresses and routes
+        # behind the engine (a sysctl write cannot); the engine looks again only after one
+        self.kernel_touches = 0
         self.sysctl_root = sysctl_root
         self._sysctl_thread: ThreadPoolExecutor | None = None  # in the netns; made on first use
         self._lock = threading.Lock()
@@ -165,6 +168,7 @@ class DhcpManager:
         self._spawn(spec, argv)
 
     def _spawn(self, spec: ClientSpec, argv: list[str]) -> None:
+        self.kernel_touches += 1
         proc = subprocess.Popen(argv, env=self._env(spec.ifname, spec.family, spec.table),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -173,6 +177,7 @@ class DhcpManager:
                  spec.table, proc.pid)
 
     def _run_hook(self, action: str, ifname: str, table: int, family: int = 4) -> None:
+        self.kernel_touches += 1
         argv = ([*self._prefix(), str(self._script()), action] if family == 4
                 else self._client6("--deconfig", ifname))
         subprocess.run(argv, env=self._env(ifname, family, table), check=False,
@@ -180,6 +185,7 @@ class DhcpManager:
 
     def _stop_client(self, key: tuple[int, str], release: bool) -> None:
         spec, proc = self._procs.pop(key)
+        self.kernel_touches += 1
         family, ifname = key
         state = self.state_file(ifname, family)
         if release and proc.poll() is None:
@@ -241,6 +247,7 @@ class DhcpManager:
         self._write_sysctls(writes)
 
     def _ip(self, *args: str) -> None:
+        self.kernel_touches += 1
         subprocess.run([*self._prefix(), "ip", *args], capture_output=True, check=False)
 
     def _write_sysctls(self, writes: dict[tuple[str, str], int]) -> list[str]:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 ConfirmWait = Callable[[float, float], bool]
 """``wait(since, timeout) -> bool``: True when a client confirmed connectivity after ``since``."""
 
-OnApplied = Callable[[RunningConfig], None]
+OnApplied = Callable[[RunningConfig], bool | None]
 OnSetup = Callable[[int, int, float, bool], None]
 # code 10: say how to keep the change next time
 CONNECTIVITY_HINT = (
@@ -41,7 +41,10 @@ CONNECTIVITY_HINT = (
 )
 """``on_applied(config)``: the kernel now matches ``config``; start what follows it (DHCP clients,
 SLAAC, nameservers) before the connectivity check. After a failure it is called again with the
-previous running config, so what it started is stopped or restored with the revert."""
+previous running config, so what it started is stopped or restored with the revert. It returns
+False when it changed nothing in the kernel's addresses and routes (no client started or stopped,
+nothing flushed): the engine then skips the observation that looks for what it took along (one
+whole dump, the largest part of an identical re-apply); None or True, the engine looks."""
 
 VERIFY_ROUNDS = 3
 """How many times the engine re-observes and applies the remaining delta before it gives up.
@@ -177,11 +180,12 @@ class Engine:
                 self._converge(prepared.target, prepared.plan, applied)
                 if on_applied is not None:
                     called = True
-                    on_applied(prepared.desired)
-                    # what it stopped may have taken planned objects along (a released lease
-                    # shares its subnet route and rules with the static config replacing it)
-                    target = prepared.target
-                    self._converge(target, diff(target, self.backend.observe(stats=False)), applied)
+                    if on_applied(prepared.desired) is not False:
+                        # what it stopped may have taken planned objects along (a released
+                        # lease shares its subnet route and rules with the static config)
+                        target = prepared.target
+                        self._converge(target, diff(target, self.backend.observe(stats=False)),
+                                       applied)
                 opts = prepared.request.options
                 if opts.connectivity_check and not opts.in_rollback:
                     wait = confirm or (lambda _since, _timeout: False)

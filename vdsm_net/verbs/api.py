@@ -184,12 +184,14 @@ class HostApi:
         blocking = blocking_dhcp(networks)
         previous = self.engine.running
 
-        def on_applied(config: RunningConfig) -> None:
+        def on_applied(config: RunningConfig) -> bool:
             wait = blocking if config is not previous else []
+            touches = dhcp.kernel_touches
             if not dhcp.apply(config, wait, BLOCKING_DHCP_TIMEOUT):
                 log.warning("blockingdhcp: no lease for %s within %s s", wait,
                             BLOCKING_DHCP_TIMEOUT)
             self.nameservers.update(config, dhcp.leases())
+            return dhcp.kernel_touches != touches  # False: nothing for the engine to look for
 
         return on_applied
 

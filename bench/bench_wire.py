@@ -19,6 +19,9 @@ the call and after the answer until idle (the drift monitor's compare). Options:
   --drift M    the agent's --drift (default report, the agent's own default);
   --profile    sample the agent with py-spy during the largest N's create, re-apply and remove,
                and print the top functions (bench/_wire_profile.py);
+  --base DIR   first measure, at each N, the agent run from the vdsm_net and rpc in DIR (another
+               revision: git archive main vdsm_net rpc | tar -x -C DIR), then this tree's:
+               before and after in one boot (rows marked "base");
   --phases     also time Engine.setup and HostApi.setup_networks in this process (no wire) and
                the pieces of getCapabilities, to show where the time goes.
 """
@@ -54,6 +57,7 @@ GOALS = {"create": 0.5, "remove": 0.5, "caps": 0.5, "reapply": 0.05}  # issue 17
 @dataclass
 class Row:
     n: int
+    label: str = ""  # "base": the agent from --base
     create: list[Timed] = field(default_factory=list)
     remove: list[Timed] = field(default_factory=list)
     reapply: list[Timed] = field(default_factory=list)
@@ -65,6 +69,10 @@ class Row:
     phases: dict[str, float] = field(default_factory=dict)
     caps_phases: dict[str, float] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.n} {self.label}".strip()
     drift_phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -99,7 +107,7 @@ def profiled(row: Row, key: str, work: Path, agent: BenchAgent, on: bool,
     """``call()``, sampled by py-spy when ``on``; its summary in ``row.profiles[key]``."""
     if not on:
         return call()
-    out = work / f"profile_{key}_{row.n}.txt"
+    out = work / f"profile_{key}_{row.n}{row.label}.txt"
     with sampled(agent.pid, out):
         done = call()
         settle(agent.pid)  # the after-work counts too
@@ -107,8 +115,9 @@ def profiled(row: Row, key: str, work: Path, agent: BenchAgent, on: bool,
     return done
 
 
-def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> Row:
-    row = Row(n)
+def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool,
+        code: Path | None = None) -> Row:
+    row = Row(n, "base" if code else "")
     ns_a, ns_b = f"wire_a{n}", f"wire_b{n}"
     nets, bonds = request(n)
     gone_nets, gone_bonds = removal(n)
@@ -116,7 +125,7 @@ def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> 
     remove = {"networks": gone_nets, "bondings": gone_bonds, "options": WIRE_OPTIONS}
     fresh_netns(ns_a)
     fresh_netns(ns_b)
-    agent = BenchAgent(pki, ns_a, work / f"agent_{n}.log", args.drift)
+    agent = BenchAgent(pki, ns_a, work / f"agent_{n}{row.label}.log", args.drift, code)
     try:
         agent.start()
         with agent.client(timeout=60.0) as cli:
@@ -134,7 +143,7 @@ def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> 
                     if len(row.caps[0].result["networks"]) != n:
                         raise RuntimeError("getCapabilities does not show every network")
                     row.ip_show = median_time(lambda: ip_show(ns_a), args.repeat)
-                    if args.phases:
+                    if args.phases and code is None:  # (in this process: this tree's code)
                         row.caps_phases = caps_phases(ns_a, args.repeat)
                 row.remove.append(profiled(row, "remove", work, agent, prof,
                                            lambda: call_checked(agent, cli, remove, ns_a, 0)))
@@ -148,9 +157,9 @@ def run(n: int, args: argparse.Namespace, pki: Path, work: Path, caps: bool) -> 
         agent.stop()
         ip("netns", "del", ns_a)
         ip("netns", "del", ns_b)
-    if args.phases and caps:
+    if args.phases and caps and code is None:
         row.drift_phases = drift_phases(n, args.repeat)
-    for _ in range(args.rounds if args.phases else 0):  # best of rounds, as above
+    for _ in range(args.rounds if args.phases and code is None else 0):  # best of rounds, as above
         for key, value in setup_phases(n, str(work / "dhcp")).items():
             row.phases[key] = min(value, row.phases.get(key, value))
     return row
@@ -170,13 +179,13 @@ def verdict(ratio: float, goal: float) -> str:
 
 def print_tables(rows: list[Row]) -> None:
     print("\nP1/P2 setupNetworks over mutual TLS vs ip -batch (s; best of rounds; agent CPU s)")
-    print(f"{'N':>5} {'create':>7} {'batch':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
+    print(f"{'N':>9} {'create':>7} {'batch':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
           f"{'after':>6} {'remove':>7} {'batch':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
           f"{'after':>6}")
     for r in rows:
         c, d = best(r.create), best(r.remove)
         rc, rd = c.wall / min(r.batch_create), d.wall / min(r.batch_remove)
-        print(f"{r.n:>5} {c.wall:>7.3f} {min(r.batch_create):>7.3f} {rc:>6.2f} "
+        print(f"{r.name:>9} {c.wall:>7.3f} {min(r.batch_create):>7.3f} {rc:>6.2f} "
               f"{verdict(rc, GOALS['create']):>6} {c.cpu:>6.2f} {c.tail_cpu:>6.2f} "
               f"{d.wall:>7.3f} {min(r.batch_remove):>7.3f} {rd:>6.2f} "
               f"{verdict(rd, GOALS['remove']):>6} {d.cpu:>6.2f} {d.tail_cpu:>6.2f}")
@@ -185,24 +194,24 @@ def print_tables(rows: list[Row]) -> None:
     for r in rows:
         c, a = best(r.create), best(r.reapply)
         share = a.wall / c.wall
-        print(f"{r.n:>5} {a.wall:>7.3f} {100 * share:>6.1f}% {r.reapply_writes:>6} writes "
+        print(f"{r.name:>9} {a.wall:>7.3f} {100 * share:>6.1f}% {r.reapply_writes:>6} writes "
               f"{verdict(share, GOALS['reapply']) if not r.reapply_writes else 'MISS':>6} "
               f"cpu {a.cpu:.2f} after {a.tail_cpu:.2f}")
     for r in rows:
         if r.phases:
             p = r.phases
-            print(f"  N={r.n} in-process (no wire), s: engine create {p['engine_create']:.3f}, "
+            print(f"  N={r.name} in-process (no wire), s: engine create {p['engine_create']:.3f}, "
                   f"verb create {p['api_create']:.3f}, engine remove {p['engine_remove']:.3f}, "
                   f"verb remove {p['api_remove']:.3f}")
     for r in rows:
         if r.drift_phases:
             p = r.drift_phases
-            print(f"  N={r.n} --drift report, in-process: the create sends {int(p['events'])} "
+            print(f"  N={r.name} --drift report, in-process: the create sends {int(p['events'])} "
                   f"netlink events, the monitor thread spends {p['monitor_cpu']:.2f} s CPU on "
                   f"them; one drift compare {p['compare']:.3f} s")
     for r in rows:
         for key, text in r.profiles.items():
-            print(f"\nprofile of the agent, N={r.n} {key} (py-spy):\n{text}", end="")
+            print(f"\nprofile of the agent, N={r.name} {key} (py-spy):\n{text}", end="")
     for r in rows:
         if not r.caps:
             continue
@@ -210,9 +219,9 @@ def print_tables(rows: list[Row]) -> None:
         ratio = m.wall / r.ip_show
         print(f"\nP4 getCapabilities with {r.n} networks vs ip -j link show + ip -j addr show "
               f"(median of {len(r.caps)})")
-        print(f"{'N':>5} {'caps s':>7} {'ip -j s':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
+        print(f"{'N':>9} {'caps s':>7} {'ip -j s':>7} {'ratio':>6} {'<=0.5':>6} {'cpu':>6} "
               f"{'after':>6}")
-        print(f"{r.n:>5} {m.wall:>7.3f} {r.ip_show:>7.3f} {ratio:>6.2f} "
+        print(f"{r.name:>9} {m.wall:>7.3f} {r.ip_show:>7.3f} {ratio:>6.2f} "
               f"{verdict(ratio, GOALS['caps']):>6} {m.cpu:>6.2f} {m.tail_cpu:>6.2f}")
         if r.caps_phases:
             p = r.caps_phases
@@ -242,6 +251,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--drift", choices=("off", "report", "enforce"), default="report")
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--base", type=Path)
     args = parser.parse_args(argv)
     if os.environ.get("VDSM_NET_UML") != "1":
         print("bench_wire runs inside UML: tests/uml/run-tier.sh --bench bench/bench_wire.py",
@@ -254,8 +264,9 @@ def main(argv: list[str]) -> int:
         init_pki(pki, host_cn="localhost")
         rows = []
         for n in args.sizes:
-            rows.append(run(n, args, pki, work, caps=n == max(args.sizes)))
-            print(f"N={n} done", flush=True)
+            for code in ([args.base.resolve()] if args.base else []) + [None]:
+                rows.append(run(n, args, pki, work, n == max(args.sizes), code))
+                print(f"N={n}{' base' if code else ''} done", flush=True)
         print_tables(rows)
     return 0
 

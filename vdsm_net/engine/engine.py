@@ -323,11 +323,12 @@ class Engine:
 
     def snapshot(self, timeout: float = -1) -> tuple[RunningConfig, KernelState] | None:
         """The running config with a kernel observation taken while no writer runs, or None
-        when a writer held the lock for longer than ``timeout`` seconds (-1: wait)."""
+        when a writer held the lock for longer than ``timeout`` seconds (-1: wait). Without
+        the counters: its users (the drift compare, checkNetworks) compare configuration."""
         if not self._lock.acquire(timeout=timeout):
             return None
         try:
-            return self.running, self.backend.observe()
+            return self.running, self.backend.observe(stats=False)
         finally:
             self._lock.release()
 

@@ -288,11 +288,12 @@ class HostApi:
             caps[DRIFT_CAPS_KEY] = self.drift.report.to_wire()
         return caps
 
+    # the capabilities report no counters: the kernel leaves them out of the dump
     def get_network_capabilities(self) -> NetworkCaps:
-        return self._network_caps(self.engine.backend.observe())
+        return self._network_caps(self.engine.backend.observe(stats=False))
 
     def get_capabilities(self, ctx: CallContext | None = None) -> Caps:
-        state = self.engine.backend.observe()
+        state = self.engine.backend.observe(stats=False)
         return {**self.host.capabilities(), **self._network_caps(state),
                 "hooks": self.hooks.inventory(),
                 "lastClientIface": last_client_iface(state, ctx)}

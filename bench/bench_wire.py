@@ -262,12 +262,14 @@ def main(argv: list[str]) -> int:
         isolate(work)
         pki = work / "pki"
         init_pki(pki, host_cn="localhost")
-        rows = []
-        for n in args.sizes:
-            for code in ([args.base.resolve()] if args.base else []) + [None]:
-                rows.append(run(n, args, pki, work, n == max(args.sizes), code))
-                print(f"N={n}{' base' if code else ''} done", flush=True)
-        print_tables(rows)
+        rows: list[Row] = []
+        try:
+            for n in args.sizes:
+                for code in ([args.base.resolve()] if args.base else []) + [None]:
+                    rows.append(run(n, args, pki, work, n == max(args.sizes), code))
+                    print(f"N={n}{' base' if code else ''} done", flush=True)
+        finally:  # what was measured is shown even when a later size fails
+            print_tables(rows)
     return 0
 
 

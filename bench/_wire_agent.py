@@ -4,6 +4,7 @@ from the client's side together with the CPU the agent process spent on it."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,24 @@ CALL_TIMEOUT = 900.0  # N=1000 in UML takes seconds; a hung agent still ends the
 class BenchAgent(Agent):
     """The e2e agent with ``--drift DRIFT`` (the agent's default is ``report``)."""
 
-    def __init__(self, pki: Path, netns: str, log_path: Path, drift: str = "report") -> None:
+    def __init__(self, pki: Path, netns: str, log_path: Path, drift: str = "report",
+                 code: Path | None = None) -> None:
         super().__init__(pki, netns, log_path)
         self.drift = drift
+        self.code = code  # run vdsm_net and rpc from here (another revision), not this tree
+
+    def start(self) -> Agent:
+        if self.code is None:
+            return super().start()
+        old = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(self.code)  # ahead of the editable install
+        try:
+            return super().start()
+        finally:
+            if old is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = old
 
     def argv(self) -> list[str]:
         return [*super().argv(), "--drift", self.drift]

@@ -149,7 +149,7 @@ class Client(Channel):
         sub_id = f"sub-{next(self._sub_ids)}-{uuid.uuid4()}"
         self._subs[sub_id] = callback
         self.send_frame("SUBSCRIBE", {"destination": destination, "ack": "auto", "id": sub_id})
-        WATCHER.watch(self)
+        self._watch()
         return sub_id
 
     def subscribe_events(self, callback: EventCallback) -> str:

@@ -72,6 +72,7 @@ class Channel:
         self._connected = Slot()
         self._reading = False  # a thread is reading
         self._parked = False  # the shared watcher found us busy and stopped watching
+        self._watched = False  # subscribed: the shared watcher reads while no caller does
         self._failure: Exception | None = None
         self._buf = bytearray(READ_SIZE)
         self._view = memoryview(self._buf)
@@ -94,6 +95,11 @@ class Channel:
             self._sock = None
             sock.close()
 
+    def _watch(self) -> None:
+        """Have the shared watcher read the MESSAGEs that arrive while no caller reads."""
+        self._watched = True
+        WATCHER.watch(self)
+
     def fileno(self) -> int:
         """The socket's descriptor (-1 once closed): what the shared watcher waits on."""
         sock = self._sock
@@ -111,6 +117,8 @@ class Channel:
             lead = not self._reading
             self._reading = True  # (already so when another thread reads)
         try:
+            if lead and self._watched:
+                WATCHER.hold(self)  # our reply is ours to read: it need not wake the watcher
             self._send(frame)
             if lead:
                 self._read_until(slot, deadline)
@@ -181,12 +189,13 @@ class Channel:
 
     def _stop_reading(self) -> bool:
         """With the lock held: hand the reading over to a waiting caller. True when the
-        shared watcher is to be given the client back (call ``WATCHER.watch`` then)."""
+        shared watcher is to be given the client back (call ``WATCHER.watch`` then): it
+        found us busy, or we held it off."""
         self._reading = False
         parked, self._parked = self._parked, False
         if self._waiting:
             self._cond.notify_all()
-        return parked
+        return parked or self._watched
 
     def _read_until(self, slot: Slot, deadline: float) -> None:
         """As the reading thread: read and hand out frames until ``slot`` is filled. It

@@ -15,6 +15,7 @@ changes; ``enforce`` mode calls ``Engine.reconcile()`` and reports what was repa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -82,6 +83,9 @@ OnChange = Callable[[DriftReport], None]
 class EventSource(Protocol):
     def start(self) -> Any: ...
     def stop(self) -> None: ...
+    def mute(self, on: bool) -> None:
+        """Called with True before the engine writes and False after: the source may then
+        drop its events unnamed, poking ``None`` (the agent's own writes end in a compare)."""
 
 
 class DriftMonitor:
@@ -128,11 +132,14 @@ class DriftMonitor:
         self.check()
         if self._events is not None:
             self._events.start()
+            self.engine.write_listeners.append(self._events.mute)
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._events is not None:
+            with contextlib.suppress(ValueError):  # (never started)
+                self.engine.write_listeners.remove(self._events.mute)
             self._events.stop()
         with self._cond:
             self._stopped = True

@@ -7,10 +7,11 @@ puts the touched objects back, and the original error is re-raised.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 ConfirmWait = Callable[[float, float], bool]
 """``wait(since, timeout) -> bool``: True when a client confirmed connectivity after ``since``."""
 
-OnApplied = Callable[[RunningConfig], None]
+OnApplied = Callable[[RunningConfig], bool | None]
 OnSetup = Callable[[int, int, float, bool], None]
 # code 10: say how to keep the change next time
 CONNECTIVITY_HINT = (
@@ -41,7 +42,10 @@ CONNECTIVITY_HINT = (
 )
 """``on_applied(config)``: the kernel now matches ``config``; start what follows it (DHCP clients,
 SLAAC, nameservers) before the connectivity check. After a failure it is called again with the
-previous running config, so what it started is stopped or restored with the revert."""
+previous running config, so what it started is stopped or restored with the revert. It returns
+False when it changed nothing in the kernel's addresses and routes (no client started or stopped,
+nothing flushed): the engine then skips the observation that looks for what it took along (one
+whole dump, the largest part of an identical re-apply); None or True, the engine looks."""
 
 VERIFY_ROUNDS = 3
 """How many times the engine re-observes and applies the remaining delta before it gives up.
@@ -106,6 +110,9 @@ class Engine:
         self.safe = self.running
         self._host_nameservers = host_nameservers
         self._lock = threading.Lock()
+        # told True before the writes of a plan and False once it is done (the drift
+        # monitor's event source, which need not name the events of the agent's own writes)
+        self.write_listeners: list[Callable[[bool], None]] = []
 
     # -- the part that reads (one observation), and writes nothing -------------------------
     def prepare(
@@ -170,40 +177,47 @@ class Engine:
         """Apply a request. On failure the touched objects are reverted and the error re-raised."""
         with self._lock:
             prepared = self.prepare(networks, bondings, options)
-            start = time.time()
-            applied: list[Op] = []
-            called = False
-            try:
-                self._converge(prepared.target, prepared.plan, applied)
-                if on_applied is not None:
-                    called = True
-                    on_applied(prepared.desired)
-                    # what it stopped may have taken planned objects along (a released lease
-                    # shares its subnet route and rules with the static config replacing it)
+            with self._writing(bool(prepared.plan)):
+                return self._apply(prepared, confirm, on_applied)
+
+    def _apply(self, prepared: Prepared, confirm: ConfirmWait | None,
+               on_applied: OnApplied | None) -> SetupResult:
+        """``setup`` past its plan, with the lock held."""
+        start = time.time()
+        applied: list[Op] = []
+        called = False
+        try:
+            self._converge(prepared.target, prepared.plan, applied)
+            if on_applied is not None:
+                called = True
+                if on_applied(prepared.desired) is not False:
+                    # what it stopped may have taken planned objects along (a released
+                    # lease shares its subnet route and rules with the static config)
                     target = prepared.target
-                    self._converge(target, diff(target, self.backend.observe(stats=False)), applied)
-                opts = prepared.request.options
-                if opts.connectivity_check and not opts.in_rollback:
-                    wait = confirm or (lambda _since, _timeout: False)
-                    if not wait(start, float(opts.connectivity_timeout)):
-                        raise NetworkError(ERR_LOST_CONNECTION, CONNECTIVITY_HINT.format(
-                            timeout=opts.connectivity_timeout))
-            except BaseException as exc:
-                self._report(prepared.plan, applied, start, exc)
-                if called and on_applied is not None:
-                    self._restore_dynamic(on_applied)
-                scope = touched(applied, prepared.observed) | dynamic_changes(
-                    self.running, prepared.desired)
-                self._revert(revert_target(prepared.observed, self.running), scope)
-                raise
-            self.running = prepared.desired
-            self._report(prepared.plan, applied, start, None)
-            committed = prepared.request.options.commit_on_success
-            if committed:
-                self.safe = self.running
-            return SetupResult(
-                prepared.plan, len(applied), prepared.kept_in_use, bool(applied), committed
-            )
+                    self._converge(target, diff(target, self.backend.observe(stats=False)),
+                                   applied)
+            opts = prepared.request.options
+            if opts.connectivity_check and not opts.in_rollback:
+                wait = confirm or (lambda _since, _timeout: False)
+                if not wait(start, float(opts.connectivity_timeout)):
+                    raise NetworkError(ERR_LOST_CONNECTION, CONNECTIVITY_HINT.format(
+                        timeout=opts.connectivity_timeout))
+        except BaseException as exc:
+            self._report(prepared.plan, applied, start, exc)
+            if called and on_applied is not None:
+                self._restore_dynamic(on_applied)
+            scope = touched(applied, prepared.observed) | dynamic_changes(
+                self.running, prepared.desired)
+            self._revert(revert_target(prepared.observed, self.running), scope)
+            raise
+        self.running = prepared.desired
+        self._report(prepared.plan, applied, start, None)
+        committed = prepared.request.options.commit_on_success
+        if committed:
+            self.safe = self.running
+        return SetupResult(
+            prepared.plan, len(applied), prepared.kept_in_use, bool(applied), committed
+        )
 
     def _report(self, plan: list[Op], applied: list[Op], start: float,
                 exc: BaseException | None) -> None:
@@ -278,20 +292,43 @@ class Engine:
             target = render(self.running, observed)
             plan = diff(target, observed)
             applied: list[Op] = []
-            try:
-                self._converge(target, plan, applied)
-            except BaseException:
-                self._revert(revert_target(observed, self.running), touched(applied, observed))
-                raise
+            with self._writing(bool(plan)):
+                try:
+                    self._converge(target, plan, applied)
+                except BaseException:
+                    self._revert(revert_target(observed, self.running),
+                                 touched(applied, observed))
+                    raise
             return SetupResult(plan, len(applied), {}, bool(applied))
+
+    @contextlib.contextmanager
+    def _writing(self, writes: bool) -> Iterator[None]:
+        """Around a plan's writes (and its revert), when there are any: the listeners hear
+        True before and False after, whatever happened."""
+        if not writes:
+            yield
+            return
+        self._tell_writing(True)
+        try:
+            yield
+        finally:
+            self._tell_writing(False)
+
+    def _tell_writing(self, on: bool) -> None:
+        for listener in list(self.write_listeners):
+            try:
+                listener(on)
+            except Exception:  # a listener never fails a setup
+                log.exception("write listener failed")
 
     def snapshot(self, timeout: float = -1) -> tuple[RunningConfig, KernelState] | None:
         """The running config with a kernel observation taken while no writer runs, or None
-        when a writer held the lock for longer than ``timeout`` seconds (-1: wait)."""
+        when a writer held the lock for longer than ``timeout`` seconds (-1: wait). Without
+        the counters: its users (the drift compare, checkNetworks) compare configuration."""
         if not self._lock.acquire(timeout=timeout):
             return None
         try:
-            return self.running, self.backend.observe()
+            return self.running, self.backend.observe(stats=False)
         finally:
             self._lock.release()
 

@@ -212,12 +212,14 @@ class HostApi:
         blocking = blocking_dhcp(networks)
         previous = self.engine.running
 
-        def on_applied(config: RunningConfig) -> None:
+        def on_applied(config: RunningConfig) -> bool:
             wait = blocking if config is not previous else []
+            touches = dhcp.kernel_touches
             if not dhcp.apply(config, wait, BLOCKING_DHCP_TIMEOUT):
                 log.warning("blockingdhcp: no lease for %s within %s s", wait,
                             BLOCKING_DHCP_TIMEOUT)
             self.nameservers.update(config, dhcp.leases())
+            return dhcp.kernel_touches != touches  # False: nothing for the engine to look for
 
         return on_applied
 
@@ -319,11 +321,12 @@ class HostApi:
             caps[DRIFT_CAPS_KEY] = self.drift.report.to_wire()
         return caps
 
+    # the capabilities report no counters: the kernel leaves them out of the dump
     def get_network_capabilities(self) -> NetworkCaps:
-        return self._network_caps(self.engine.backend.observe())
+        return self._network_caps(self.engine.backend.observe(stats=False))
 
     def get_capabilities(self, ctx: CallContext | None = None) -> Caps:
-        state = self.engine.backend.observe()
+        state = self.engine.backend.observe(stats=False)
         return {**self.host.capabilities(), **self._network_caps(state),
                 "hooks": self.hooks.inventory(),
                 "lastClientIface": last_client_iface(state, ctx)}

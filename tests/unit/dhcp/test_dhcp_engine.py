@@ -167,3 +167,44 @@ def test_planned_objects_a_released_lease_took_along_are_put_back() -> None:
     state = kernel.observe()
     assert len(state.rules) == 2
     assert diff(render(engine.running, state), state) == []
+
+
+class CountingKernel(MemoryKernel):
+    """Counts observations: what the engine's look after ``on_applied`` costs."""
+
+    observes = 0
+
+    def observe(self, stats: bool = True) -> Any:
+        self.observes += 1
+        return super().observe(stats)
+
+
+@pytest.mark.parametrize(("said", "looks"), [(False, 0), (True, 1), (None, 1)])
+def test_the_engine_looks_again_unless_on_applied_says_it_touched_nothing(
+    said: bool | None, looks: int
+) -> None:
+    kernel = CountingKernel(nics=["eth0", "eth1"])
+    engine = Engine(kernel)
+    engine.setup({"data": STATIC}, {}, NOCHK)
+    before = kernel.observes
+    engine.setup({"data": STATIC}, {}, NOCHK, on_applied=lambda _config: said)  # re-apply
+    assert kernel.observes - before == 1 + looks  # the plan's observation, then the look
+
+
+@pytest.mark.parametrize(("said", "rules"), [(True, 2), (False, 0)])
+def test_a_rule_taken_is_put_back_when_on_applied_says_it_touched_the_kernel(
+    said: bool, rules: int
+) -> None:
+    """The look is what repairs a released lease's damage; an on_applied that says it touched
+    nothing is believed (a sysctl pass cannot delete a rule)."""
+    engine, kernel = world()
+    static = {"nic": "eth1", "bridged": "false", "ipaddr": "198.51.100.7", "prefix": "24",
+              "gateway": "198.51.100.1"}
+
+    def release_takes_rules(config: RunningConfig) -> bool:
+        for rule in kernel.observe().rules:
+            kernel.apply(DelRule(rule))
+        return said
+
+    engine.setup({"data": static}, {}, NOCHK, on_applied=release_takes_rules)
+    assert len(kernel.observe().rules) == rules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,5 +69,27 @@ def test_manager_without_netns_writes_directly_and_again_after_a_reset(tmp_path:
         manager.apply(config)
         assert read(root, "v6") == ("1", "2")
         assert manager._sysctl_thread is None  # no netns: no thread
+    finally:
+        manager.close()
+
+
+def test_only_what_can_change_addresses_counts_as_touching_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sysctl writes leave the addresses and routes alone (the engine need not look again);
+    the flushes of a link leaving SLAAC do. ip(8) is stubbed: nothing runs on this host."""
+    root = fake_conf(tmp_path / "conf", "v6")
+    flushed: list[tuple[str, ...]] = []
+    manager = DhcpManager(str(tmp_path / "run"), sysctl_root=root)
+    monkeypatch.setattr(subprocess, "run", lambda argv, **_kw: flushed.append(tuple(argv)))
+    auto = RunningConfig(networks={"v6": Network("v6", nic="eth0", ipv6autoconf=True)})
+    try:
+        manager.apply(auto)
+        manager.apply(auto)
+        assert manager.kernel_touches == 0 and read(root, "v6") == ("1", "2")
+        manager.apply(RunningConfig())  # v6 leaves SLAAC: RAs off, its autoconf state flushed
+        assert read(root, "v6") == ("0", "0")
+        assert [a[:3] for a in flushed] == [("ip", "-6", "addr"), ("ip", "-6", "route")]
+        assert manager.kernel_touches == 2
     finally:
         manager.close()

@@ -37,6 +37,7 @@ class FakeEvents:
         self.sink = sink
         self.started = False
         self.stopped = False
+        self.muted: list[bool] = []  # what the engine said, in order
 
     def start(self) -> FakeEvents:
         self.started = True
@@ -44,3 +45,6 @@ class FakeEvents:
 
     def stop(self) -> None:
         self.stopped = True
+
+    def mute(self, on: bool) -> None:
+        self.muted.append(on)

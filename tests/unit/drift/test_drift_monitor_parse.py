@@ -217,3 +217,17 @@ def test_start_and_stop_in_this_namespace() -> None:
     mon.stop()
     assert not mon.alive
     mon.stop()  # a second stop is harmless
+
+
+def test_muted_events_are_dropped_unnamed_and_ask_for_a_full_compare() -> None:
+    """While the engine writes, a batch is read but not named; it asks for a compare of
+    everything, after its datagrams were read. Unmuted, naming resumes."""
+    mon = NetlinkMonitor(lambda _names: None)
+    mon._namer = LinkNamer(Lookup({}))
+    mon.mute(True)
+    sock = FakeSocket(link(RTM_NEWLINK, 1, "net1"), addr(RTM_NEWADDR, 1))
+    assert drain(mon, sock) == {None}
+    assert sock.items == [] and mon.dropped == 2 and mon.events == 0
+    assert drain(mon, sock) == set()  # nothing queued: nothing to compare
+    mon.mute(False)
+    assert drain(mon, FakeSocket(link(RTM_NEWLINK, 2, "net2"))) == {"net2"}

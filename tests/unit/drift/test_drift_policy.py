@@ -253,3 +253,40 @@ def test_enforce_waits_when_the_kernel_moved_during_the_compare() -> None:
     writes = kernel.writes
     assert mon.poke(frozenset({"net1"}))  # an event no quiet period has covered yet
     assert mon.check().drift == () and kernel.writes == writes  # deferred, not repaired
+
+
+def test_the_event_source_is_muted_around_the_engine_writes_only() -> None:
+    """The agent's own writes are followed by a compare anyway: the source may drop their
+    events unnamed. Muted before a plan's writes, unmuted after, also when they fail; an
+    identical re-apply writes nothing and mutes nothing; stop() ends the listening."""
+    engine, kernel = configured()
+    src: list[FakeEvents] = []
+
+    def events(sink: Any) -> FakeEvents:
+        src.append(FakeEvents(sink))
+        return src[-1]
+
+    mon = DriftMonitor(engine, "report", Reports(), events=events, interval=3600.0).start()
+    try:
+        engine.setup({"net1": {"nic": "eth3", "bridged": "true", "mtu": 1500}}, {}, NOCHK)
+        assert src[0].muted == [True, False]
+        engine.setup({"net1": {"nic": "eth3", "bridged": "true", "mtu": 1500}}, {}, NOCHK)
+        assert src[0].muted == [True, False]
+        kernel.fail_at = 0  # the next write fails: the revert runs muted too
+        with pytest.raises(KernelError):
+            engine.setup({"net1": {"nic": "eth3", "bridged": "true", "mtu": 9000}}, {}, NOCHK)
+        assert src[0].muted == [True, False, True, False]
+    finally:
+        mon.stop()
+    assert engine.write_listeners == []
+
+
+def test_a_failing_write_listener_does_not_fail_the_setup() -> None:
+    engine, kernel = configured()
+
+    def broken(_on: bool) -> None:
+        raise RuntimeError("listener")
+
+    engine.write_listeners.append(broken)
+    engine.setup({"net1": {"nic": "eth3", "bridged": "true", "mtu": 1500}}, {}, NOCHK)
+    assert kernel.observe().links["net1"].mtu == 1500

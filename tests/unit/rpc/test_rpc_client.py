@@ -61,6 +61,31 @@ def test_events_arrive_while_nobody_calls_and_during_calls(
         assert seen == list(range(20))
 
 
+def test_a_subscribed_client_s_replies_do_not_wake_the_watcher(
+    server: BackgroundServer, pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller holds the watcher off its socket while it reads its own reply, and arms it
+    again after: the watcher reads only what arrives between calls."""
+    reads: list[int] = []
+    read_available = Client.read_available
+
+    def counted(self: Client) -> bool:
+        reads.append(1)
+        return read_available(self)
+
+    monkeypatch.setattr(Client, "read_available", counted)
+    got: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    with Client.connect("127.0.0.1", server.port, pki_dir=pki, timeout=WAIT) as cli:
+        cli.subscribe_events(lambda method, params: got.put((method, params)))
+        assert cli.call("Host.ping2") is True  # the SUBSCRIBE is in
+        reads.clear()
+        assert [cli.call("Host.ping2") for _ in range(50)] == [True] * 50
+        assert reads == []
+        server.call(server.server.publish_event, "|idle|", {"n": 1})
+        assert got.get(timeout=WAIT)[1]["n"] == 1  # armed again: the watcher read it
+        assert reads
+
+
 def test_a_call_times_out_and_the_client_stays_usable(
     server: BackgroundServer, pki: Path, verbs: Verbs
 ) -> None:

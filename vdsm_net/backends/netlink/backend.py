@@ -9,6 +9,7 @@ call needs a hop to the worker thread. ``apply_batch`` sends many ops in few sen
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from vdsm_net.backends.base import NicFacts
@@ -24,7 +25,9 @@ from vdsm_net.model import ops as o
 from vdsm_net.model.kernel import KernelState
 from vdsm_net.model.tc import TC_H_ROOT, TcObject
 
-_DUMP_RETRIES = 5
+_DUMP_RETRIES = 12
+_DUMP_PAUSE = 0.01  # seconds before the first retry, doubled each time up to _DUMP_PAUSE_MAX
+_DUMP_PAUSE_MAX = 0.5
 
 
 class NetlinkBackend:
@@ -49,17 +52,11 @@ class NetlinkBackend:
         """One snapshot; ``stats=False`` leaves ``Link.stats`` out (None) where the kernel can
         skip the counters, which the planner never reads."""
         with self._lock:
-            for attempt in range(_DUMP_RETRIES):
-                try:
-                    link_msgs = self._sock.get(dump_request(stats))
-                    addr_msgs = self._dump(c.RTM_GETADDR, 8)
-                    route_msgs = self._dump(c.RTM_GETROUTE, 12)
-                    rule_msgs = self._dump(c.RTM_GETRULE, 12)
-                    qdisc_msgs = self._sock.dump(tc.RTM_GETQDISC, tc.dump_header())
-                    break
-                except InterruptedError:  # the kernel changed under the dump: take another
-                    if attempt == _DUMP_RETRIES - 1:
-                        raise
+            link_msgs = self._get(dump_request(stats))
+            addr_msgs = self._dump(c.RTM_GETADDR, bytes(8))
+            route_msgs = self._dump(c.RTM_GETROUTE, bytes(12))
+            rule_msgs = self._dump(c.RTM_GETRULE, bytes(12))
+            qdisc_msgs = self._dump(tc.RTM_GETQDISC, tc.dump_header())
             dump = decode_links(link_msgs, lambda bond: read_bond_options(self._sysfs, bond),
                                 stats)
             self._cache = dump.cache
@@ -80,20 +77,26 @@ class NetlinkBackend:
         index = {name: i for i, name in names.items()}
         for root in (q for q in qdiscs if q.parent == TC_H_ROOT):
             i = index[root.dev]
-            for attempt in range(_DUMP_RETRIES):
-                try:
-                    classes = self._sock.dump(tc.RTM_GETTCLASS, tc.dump_header(i))
-                    filters = self._sock.dump(tc.RTM_GETTFILTER, tc.dump_header(i, tc.ROOT))
-                    break
-                except InterruptedError:
-                    if attempt == _DUMP_RETRIES - 1:
-                        raise
+            classes = self._dump(tc.RTM_GETTCLASS, tc.dump_header(i))
+            filters = self._dump(tc.RTM_GETTFILTER, tc.dump_header(i, tc.ROOT))
             out.update(tc.decode_classes(classes, root.dev))
             out.update(tc.decode_filters(filters, root.dev))
         return frozenset(out)
 
-    def _dump(self, kind: int, header_size: int) -> list[tuple[bytes, int, int]]:
-        return self._sock.dump(kind, bytes(header_size))
+    def _dump(self, kind: int, header: bytes) -> list[Message]:
+        return self._get(c.message(kind, c.NLM_F_DUMP, header))
+
+    def _get(self, request: bytes) -> list[Message]:
+        """One dump, taken again while the kernel changes under it (NLM_F_DUMP_INTR), after
+        a pause that doubles each time: after a large setup, IPv6 duplicate address detection
+        and carrier changes on the new links go on for seconds in a slow guest, and five dumps
+        back to back all came back interrupted."""
+        for attempt in range(_DUMP_RETRIES - 1):
+            try:
+                return self._sock.get(request)
+            except InterruptedError:
+                time.sleep(min(_DUMP_PAUSE * 2 ** attempt, _DUMP_PAUSE_MAX))
+        return self._sock.get(request)
 
     def forget_links(self) -> None:
         """Links were made or deleted by someone else (ovs-vswitchd): look names up again."""

@@ -161,6 +161,8 @@ class NetlinkMonitor:
         self.netns = netns
         self.events = 0  # netlink messages received (for tests and diagnostics)
         self.overflows = 0  # ENOBUFS seen (events lost)
+        self.dropped = 0  # datagrams read unnamed while muted
+        self._muted = False
         self.clock: Callable[[], float] = time.monotonic  # paces the ENOBUFS warning
         self._namer = LinkNamer()
         self._ready = threading.Event()
@@ -195,6 +197,13 @@ class NetlinkMonitor:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def mute(self, on: bool) -> None:
+        """While the agent's own writes run (the engine says when), events are read and
+        dropped unnamed: naming the tens of thousands of one large setup cost seconds of the
+        CPU the writes need. A batch that dropped any tells the sink ``None`` (compare
+        everything), after the drop, so nothing that happened meanwhile goes unseen."""
+        self._muted = on
 
     # -- the thread -----------------------------------------------------------------------
 
@@ -267,6 +276,10 @@ class NetlinkMonitor:
                 if exc.errno != errno.ENOBUFS:
                     raise
                 self._overflowed()
+                names.add(None)
+                continue
+            if self._muted:
+                self.dropped += 1
                 names.add(None)
                 continue
             self.events += scan(data, len(data), names)

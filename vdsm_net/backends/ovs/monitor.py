@@ -27,6 +27,7 @@ Sink = Callable[[frozenset[str | None]], object]  # the drift monitor's poke
 class Inner(Protocol):
     def start(self) -> object: ...
     def stop(self) -> None: ...
+    def mute(self, on: bool) -> None: ...
 
 
 def snapshot(db: Ovsdb) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -72,6 +73,11 @@ class OvsdbMonitor:
         self._db = Ovsdb(self._remote)
         self._thread.start()
         return self
+
+    def mute(self, on: bool) -> None:
+        """The netlink monitor's mute (OVSDB's changes are few: never muted)."""
+        if self._inner is not None:
+            self._inner.mute(on)
 
     def stop(self) -> None:
         self._stopped.set()

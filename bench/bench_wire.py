@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script by run-tier
 
 from bench._kernel_work import create_batch, delete_batch, fresh_netns, ip, removal, request
+from bench._results import record, wire_figures
 from bench._wire_agent import BenchAgent, Timed, timed_call
 from bench._wire_phases import WIRE_OPTIONS, caps_phases, drift_phases, median_time, setup_phases
 from bench.bench_kernel import timed
@@ -209,6 +210,7 @@ def main(argv: list[str]) -> int:
             rows.append(run(n, args, pki, work, caps=n == max(args.sizes)))
             print(f"N={n} done", flush=True)
         print_tables(rows)
+        record("bench_wire", wire_figures(rows))
     return 0
 
 

@@ -1,0 +1,112 @@
+"""``make bench``'s results file and plot (issue 17 item 5). On the host, around the guest boot:
+  python -m bench._summary machine   the machine before the run (CPU model, cores, load) into
+                                    bench/out/machine.json;
+  python -m bench._summary merge     bench/out/*.json (bench/_results.py, one per script) and each
+                                    script's printed output (bench/out/*.txt) into
+                                    bench/results.json, and bench/results.png: seconds against N,
+                                    log-log, create and remove, one line per tool (needs the
+                                    optional ``bench`` extra, matplotlib).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench._results import OUT
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
+PLOT = HERE / "results.png"
+LABELS = {"ip_batch": "ip -batch", "agent": "vdsm-net over the wire",
+          "ifupdown2": "ifupdown2", "network_manager": "NetworkManager (nmcli)"}
+
+
+def machine(cpuinfo: str = "/proc/cpuinfo") -> dict[str, Any]:
+    """The CPU model, the number of cores and the load averages of this machine now."""
+    model = "unknown"
+    with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "cores": os.cpu_count(), "load": list(os.getloadavg())}
+
+
+def merge(out: Path = OUT) -> dict[str, Any]:
+    """Every script's figures and printed output under ``out``, with the machine."""
+    merged: dict[str, Any] = {"machine": {}, "scripts": {}}
+    for path in sorted(out.glob("*.json")):
+        data = json.loads(path.read_text())
+        if path.stem == "machine":
+            merged["machine"] = data
+        else:
+            merged["scripts"][path.stem] = data
+    for path in sorted(out.glob("*.txt")):
+        merged["scripts"].setdefault(path.stem, {})["output"] = path.read_text().splitlines()
+    return merged
+
+
+Series = dict[str, dict[str, list[tuple[int, float]]]]  # phase -> tool -> [(N, seconds)]
+
+
+def series(peers: dict[str, Any]) -> Series:
+    """The plot's lines from bench_peers' figures: per phase and tool, (N, seconds) by N;
+    a capped run (not finished) is left out."""
+    out: Series = {"create": {}, "remove": {}}
+    for tool, by_n in peers.get("tools", {}).items():
+        for n, fig in sorted(by_n.items(), key=lambda kv: int(kv[0])):
+            for phase in out:
+                if phase in fig and not fig.get("capped"):
+                    out[phase].setdefault(tool, []).append((int(n), float(fig[phase])))
+    return out
+
+
+def plot(lines: Series, path: Path, title: str) -> None:
+    import matplotlib  # the optional bench extra
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, phase in zip(axes, ("create", "remove"), strict=True):
+        for tool, points in lines[phase].items():
+            ns, secs = zip(*points, strict=True)
+            ax.plot(ns, secs, marker="o", label=LABELS.get(tool, tool))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("networks (N)")
+        ax.set_title(f"{phase} N VLAN+bridge networks")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("seconds (lower is better)")
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["machine"]:
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "machine.json").write_text(json.dumps(machine(), indent=1) + "\n")
+        return 0
+    if argv != ["merge"]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    merged = merge()
+    RESULTS.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    peers = merged["scripts"].get("bench_peers", {})
+    if peers.get("figures"):
+        m = merged["machine"]
+        title = (f"{peers.get('runner')} guest, kernel {peers.get('kernel')}; "
+                 f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores")
+        plot(series(peers["figures"]), PLOT, title)
+    print(f"wrote {RESULTS}" + (f" and {PLOT}" if peers.get("figures") else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """``make bench``'s results file and plot (issue 17 item 5). On the host, around the guest boot:
   python -m bench._summary machine   the machine before the run (CPU model, cores, load) into
-                                    bench/out/machine.json;
+                                    bench/out/machine.json (the load after, at merge);
   python -m bench._summary merge     bench/out/*.json (bench/_results.py, one per script) and each
                                     script's printed output (bench/out/*.txt) into
                                     bench/results.json, and bench/results.png: seconds against N,
@@ -97,6 +97,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     merged = merge()
+    merged["machine"]["load_after"] = list(os.getloadavg())
     RESULTS.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
     peers = merged["scripts"].get("bench_peers", {})
     if peers.get("figures"):

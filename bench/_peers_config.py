@@ -58,11 +58,16 @@ def nmcli_removal(n: int) -> list[list[str]]:
 
 
 def dbus_conf(socket: Path) -> str:
-    """A private system bus on ``socket`` that lets root own and call anything."""
+    """A private system bus on ``socket`` that lets root own and call anything, with room for
+    thousands of calls in flight."""
     return ('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n'
             ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n<busconfig>\n'
             f"  <type>system</type>\n  <listen>unix:path={socket}</listen>\n"
-            "  <auth>EXTERNAL</auth>\n  <policy context=\"default\">\n"
+            "  <auth>EXTERNAL</auth>\n"
+            # one `nmcli connection delete` of 2N+3 connections sends them all at once
+            '  <limit name="max_replies_per_connection">100000</limit>\n'
+            '  <limit name="max_connections_per_user">100000</limit>\n'
+            "  <policy context=\"default\">\n"
             '    <allow user="*"/>\n    <allow own="*"/>\n'
             '    <allow send_destination="*" eavesdrop="true"/>\n'
             '    <allow eavesdrop="true"/>\n  </policy>\n</busconfig>\n')

@@ -128,6 +128,9 @@ def one(tool: str, n: int, work: Path, cap: float, adopt: bool) -> Figures:
         if tool == "agent":
             return agent(n, ns, tool_work, cap, adopt=adopt)
         return RUNS[tool](n, ns, tool_work, cap)
+    except (RuntimeError, OSError, TimeoutError) as exc:  # one tool's failure ends its run only
+        print(f"N={n} {tool} failed: {exc}", file=sys.stderr)
+        return {"error": str(exc)[-500:]}
     finally:
         ip("netns", "del", ns)
 

@@ -53,36 +53,48 @@ def merge(out: Path = OUT) -> dict[str, Any]:
 Series = dict[str, dict[str, list[tuple[int, float]]]]  # phase -> tool -> [(N, seconds)]
 
 
-def series(peers: dict[str, Any]) -> Series:
-    """The plot's lines from bench_peers' figures: per phase and tool, (N, seconds) by N;
-    a capped run (not finished) is left out."""
+def series(peers: dict[str, Any], capped: bool = False) -> Series:
+    """The plot's lines from bench_peers' figures: per phase and tool, (N, seconds) by N, of
+    the finished runs; with ``capped``, the runs stopped at the cap instead (lower bounds)."""
     out: Series = {"create": {}, "remove": {}}
-    for tool, by_n in peers.get("tools", {}).items():
-        for n, fig in sorted(by_n.items(), key=lambda kv: int(kv[0])):
+    for tool in sorted(peers.get("tools", {}), key=_order):
+        for n, fig in sorted(peers["tools"][tool].items(), key=lambda kv: int(kv[0])):
             for phase in out:
-                if phase in fig and not fig.get("capped"):
+                if phase in fig and bool(fig.get("capped")) == capped:
                     out[phase].setdefault(tool, []).append((int(n), float(fig[phase])))
     return out
 
 
-def plot(lines: Series, path: Path, title: str) -> None:
+def _order(tool: str) -> int:
+    return list(LABELS).index(tool) if tool in LABELS else len(LABELS)
+
+
+def plot(lines: Series, path: Path, title: str, capped: Series | None = None) -> None:
+    """Seconds against N, log-log, create and remove side by side; ``capped`` points (runs
+    stopped at the cap) as open markers: the tool would have taken longer."""
     import matplotlib  # the optional bench extra
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    colors = {tool: f"C{i}" for i, tool in enumerate(LABELS)}
     for ax, phase in zip(axes, ("create", "remove"), strict=True):
         for tool, points in lines[phase].items():
             ns, secs = zip(*points, strict=True)
-            ax.plot(ns, secs, marker="o", label=LABELS.get(tool, tool))
+            ax.plot(ns, secs, marker="o", color=colors.get(tool), label=LABELS.get(tool, tool))
+        for tool, points in (capped or {}).get(phase, {}).items():
+            ns, secs = zip(*points, strict=True)
+            ax.plot(ns, secs, marker="^", markerfacecolor="none", linestyle="none",
+                    markersize=9, color=colors.get(tool),
+                    label=f"{LABELS.get(tool, tool)}: stopped at the cap")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("networks (N)")
         ax.set_title(f"{phase} N VLAN+bridge networks")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("seconds (lower is better)")
-    axes[0].legend()
+    axes[0].legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -104,7 +116,7 @@ def main(argv: list[str]) -> int:
         m = merged["machine"]
         title = (f"{peers.get('runner')} guest, kernel {peers.get('kernel')}; "
                  f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores")
-        plot(series(peers["figures"]), PLOT, title)
+        plot(series(peers["figures"]), PLOT, title, series(peers["figures"], capped=True))
     print(f"wrote {RESULTS}" + (f" and {PLOT}" if peers.get("figures") else ""))
     return 0
 

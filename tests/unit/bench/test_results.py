@@ -46,6 +46,8 @@ def test_series_sorted_by_n_without_capped_runs() -> None:
     assert lines["create"]["ifupdown2"] == [(10, 5.0), (100, 40.0)]
     assert lines["create"]["network_manager"] == [(10, 8.0)]
     assert lines["remove"]["agent"] == [(10, 0.05), (100, 0.5)]
+    assert series(PEERS, capped=True) == {"create": {"network_manager": [(100, 300.5)]},
+                                          "remove": {}}
 
 
 def test_ratio_is_the_peer_over_the_agent_and_none_when_capped() -> None:
@@ -66,5 +68,5 @@ def test_cells_show_seconds_cap_progress_and_missing() -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = tmp_path / "p.png"
-    plot(series(PEERS), path, "test")
+    plot(series(PEERS), path, "test", series(PEERS, capped=True))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 TOOLS = ("ip_batch", "agent", "ifupdown2", "network_manager")
+TIMES = "\u00d7"  # the README's ratio sign
 Results = dict[str, dict[str, dict[str, Any]]]  # tool -> N -> figures
 
 
@@ -54,3 +55,26 @@ def print_table(results: Results, cap: float) -> None:
         print(f"agent restart with {n} networks in the kernel: ping2 answered after "
               f"{f['adopt_ready']:.2f} s, getCapabilities with all of them after "
               f"{f['adopt_caps']:.2f} s; RSS {f['rss_mb']:.1f} MB")
+
+
+def markdown(results: Results) -> list[str]:
+    """The README's peer table: seconds create / remove per tool and N, the peers' ratios to
+    the agent in brackets."""
+    tools = [t for t in TOOLS if t in results]
+    names = {"ip_batch": "`ip -batch`", "agent": "the agent over the wire",
+             "ifupdown2": "ifupdown2", "network_manager": "NetworkManager (nmcli)"}
+    lines = ["| N | " + " | ".join(f"{names[t]} create / remove, s" for t in tools) + " |",
+             "|---|" + "---|" * len(tools)]
+    sizes = sorted({n for t in tools for n in results[t]}, key=int)
+    for n in sizes:
+        cells = []
+        for t in tools:
+            parts = []
+            for phase in ("create", "remove"):
+                text = cell(results[t].get(n), phase, n)
+                r = ratio(results, t, n, phase)
+                peer = r is not None and t not in ("agent", "ip_batch")
+                parts.append(f"{text} ({r:.0f}{TIMES})" if peer else text)
+            cells.append(" / ".join(parts))
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return lines

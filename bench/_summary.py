@@ -5,7 +5,8 @@
                                     script's printed output (bench/out/*.txt) into
                                     bench/results.json, and bench/results.png: seconds against N,
                                     log-log, create and remove, one line per tool (needs the
-                                    optional ``bench`` extra, matplotlib).
+                                    optional ``bench`` extra, matplotlib);
+  python -m bench._summary table    the README's peer table (markdown) from bench/results.json.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench._peers_report import markdown
 from bench._results import OUT
 
 HERE = Path(__file__).resolve().parent
@@ -104,6 +106,10 @@ def main(argv: list[str]) -> int:
     if argv == ["machine"]:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "machine.json").write_text(json.dumps(machine(), indent=1) + "\n")
+        return 0
+    if argv == ["table"]:  # the README's peer table from bench/results.json
+        peers = json.loads(RESULTS.read_text())["scripts"]["bench_peers"]["figures"]["tools"]
+        print("\n".join(markdown(peers)))
         return 0
     if argv != ["merge"]:
         print(__doc__, file=sys.stderr)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench._peers_report import cell, ratio, table
+from bench._peers_report import TIMES, cell, markdown, ratio, table
 from bench._results import record
 from bench._summary import machine, merge, plot, series
 
@@ -70,3 +70,11 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     path = tmp_path / "p.png"
     plot(series(PEERS), path, "test", series(PEERS, capped=True))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_table_has_a_row_per_n_with_ratios() -> None:
+    rows = markdown(PEERS["tools"])
+    assert rows[0].count("create / remove") == 3
+    assert rows[2].startswith("| 10 | 0.10 / 0.05 | 5.00 (50x) / 2.00 (40x) | 8.00 (80x)"
+                              .replace("x)", f"{TIMES})"))
+    assert ">300 (42/100 up) / -" in rows[3]

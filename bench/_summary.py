@@ -71,6 +71,20 @@ def _order(tool: str) -> int:
     return list(LABELS).index(tool) if tool in LABELS else len(LABELS)
 
 
+def combine(scripts: dict[str, Any]) -> dict[str, Any]:
+    """bench_peers' figures for the plot and table: those of ``bench_peers`` over those of
+    earlier runs kept as ``bench_peers_*`` (a tool and N missing from the latest run)."""
+    names = sorted((k for k in scripts if k.startswith("bench_peers_")), reverse=True)
+    runs = [scripts[k] for k in [*names, "bench_peers"] if k in scripts]
+    if not runs:
+        return {}
+    tools: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for tool, by_n in run.get("figures", {}).get("tools", {}).items():
+            tools.setdefault(tool, {}).update(by_n)
+    return {**runs[-1], "figures": {**runs[-1].get("figures", {}), "tools": tools}}
+
+
 def plot(lines: Series, path: Path, title: str, capped: Series | None = None) -> None:
     """Seconds against N, log-log, create and remove side by side; ``capped`` points (runs
     stopped at the cap) as open markers: the tool would have taken longer."""
@@ -108,8 +122,8 @@ def main(argv: list[str]) -> int:
         (OUT / "machine.json").write_text(json.dumps(machine(), indent=1) + "\n")
         return 0
     if argv == ["table"]:  # the README's peer table from bench/results.json
-        peers = json.loads(RESULTS.read_text())["scripts"]["bench_peers"]["figures"]["tools"]
-        print("\n".join(markdown(peers)))
+        peers = combine(json.loads(RESULTS.read_text())["scripts"])
+        print("\n".join(markdown(peers["figures"]["tools"])))
         return 0
     if argv != ["merge"]:
         print(__doc__, file=sys.stderr)
@@ -117,7 +131,7 @@ def main(argv: list[str]) -> int:
     merged = merge()
     merged["machine"]["load_after"] = list(os.getloadavg())
     RESULTS.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
-    peers = merged["scripts"].get("bench_peers", {})
+    peers = combine(merged["scripts"])
     if peers.get("figures"):
         m = merged["machine"]
         title = (f"{peers.get('runner')} guest, kernel {peers.get('kernel')}; "

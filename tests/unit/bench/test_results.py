@@ -10,7 +10,7 @@ import pytest
 
 from bench._peers_report import TIMES, cell, markdown, ratio, table
 from bench._results import record
-from bench._summary import machine, merge, plot, series
+from bench._summary import combine, machine, merge, plot, series
 
 PEERS: dict[str, Any] = {"cap": 300, "tools": {
     "agent": {"10": {"create": 0.1, "remove": 0.05}, "100": {"create": 1.0, "remove": 0.5}},
@@ -78,3 +78,14 @@ def test_markdown_table_has_a_row_per_n_with_ratios() -> None:
     assert rows[2].startswith("| 10 | 0.10 / 0.05 | 5.00 (50x) / 2.00 (40x) | 8.00 (80x)"
                               .replace("x)", f"{TIMES})"))
     assert ">300 (42/100 up) / -" in rows[3]
+
+
+def test_combine_takes_the_latest_run_and_fills_in_from_earlier_ones() -> None:
+    early = {"figures": {"tools": {"ifupdown2": {"10": {"create": 5.0}},
+                                   "agent": {"10": {"create": 9.0}}}}, "runner": "old"}
+    late = {"figures": {"cap": 150, "tools": {"agent": {"10": {"create": 0.1}}}}, "runner": "new"}
+    got = combine({"bench_peers_run1": early, "bench_peers": late, "bench_kernel": {}})
+    assert got["runner"] == "new" and got["figures"]["cap"] == 150
+    assert got["figures"]["tools"] == {"agent": {"10": {"create": 0.1}},
+                                       "ifupdown2": {"10": {"create": 5.0}}}
+    assert combine({"bench_kernel": {}}) == {}

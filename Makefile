@@ -74,8 +74,20 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: guest
-	tests/uml/run-tier.sh --bench bench
+# The peers of bench_peers.py (ifupdown2, NetworkManager): Debian's .debs unpacked under
+# .cache/peers, never installed (bench/fetch_peers.sh). matplotlib (the optional bench extra) draws
+# bench/results.png; bench/results.json holds every script's figures with the machine.
+PEERS := .cache/peers/.fetched
+$(PEERS): bench/fetch_peers.sh
+	bench/fetch_peers.sh
+
+$(VENV)/.bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]' && touch $@
+
+bench: guest $(PEERS) $(VENV)/.bench
+	rm -f bench/out/*.json bench/out/*.txt
+	$(PY) -m bench._summary machine
+	tests/uml/run-tier.sh --bench bench; rc=$$?; $(PY) -m bench._summary merge; exit $$rc
 
 # make run PORT=N: another port (default 54321); refuses a taken port or existing demo namespaces.
 run: venv

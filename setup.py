@@ -28,6 +28,7 @@ setup(
         # asyncio etcd v3 (gRPC) client: agent registration and the manager (not in Debian 12)
         "cluster": ["aetcd>=1.0"],
         "ethtool": ["ethtool==0.15"],
+        "bench": ["matplotlib>=3.6"],  # bench/results.png (make bench); Debian 12 has 3.6.3
     },
     entry_points={
         "console_scripts": [

@@ -30,6 +30,7 @@ from bench._kernel_work import (
     removal,
     request,
 )
+from bench._results import record
 from vdsm_net.backends.netlink.backend import NetlinkBackend
 from vdsm_net.engine.engine import Engine
 
@@ -101,6 +102,7 @@ def main(argv: list[str]) -> None:
     print("one observe(stats=False) after create, s:",
           {n: round(r["observe"], 3) for n, r in rows})
     print("one observe() with counters, s:", {n: round(r["observe_stats"], 3) for n, r in rows})
+    record("bench_kernel", {str(n): r for n, r in rows})
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script by run-tier
 
 from bench._kernel_work import create_batch, delete_batch, fresh_netns, ip, removal, request
+from bench._results import record, wire_figures
 from bench._wire_agent import BenchAgent, Timed, timed_call
 from bench._wire_phases import WIRE_OPTIONS, caps_phases, drift_phases, median_time, setup_phases
 from bench._wire_proc import settle
@@ -270,6 +271,7 @@ def main(argv: list[str]) -> int:
                     print(f"N={n}{' base' if code else ''} done", flush=True)
         finally:  # what was measured is shown even when a later size fails
             print_tables(rows)
+        record("bench_wire", wire_figures([r for r in rows if not r.label]))
     return 0
 
 

@@ -107,7 +107,10 @@ if [ $MODE = bench ]; then
     case "\$(basename "\$f")" in _*|conftest.py) continue ;; esac
     found=1
     echo "=== bench \$f"
-    $PY "\$f"$ARGS || rc=\$?
+    # each script's printed output beside its figures, for bench/results.py (make bench)
+    mkdir -p $REPO/bench/out
+    $PY "\$f"$ARGS 2>&1 | tee "$REPO/bench/out/\$(basename "\$f" .py).txt"
+    st=\${PIPESTATUS[0]}; [ \$st = 0 ] || rc=\$st
   done
   [ \$found = 1 ] || { echo "run-tier: FAILURE: no bench scripts in $TARGET"; rc=5; }
 else

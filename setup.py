@@ -24,6 +24,7 @@ setup(
             "stomp.py>=8",
             "ruff",
             "mypy",
+            "matplotlib>=3.6",  # the bench's plot is type-checked and tested in the unit tier
         ],
         # asyncio etcd v3 (gRPC) client: agent registration and the manager (not in Debian 12)
         "cluster": ["aetcd>=1.0"],

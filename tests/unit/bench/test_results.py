@@ -66,7 +66,6 @@ def test_cells_show_seconds_cap_progress_and_missing() -> None:
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     path = tmp_path / "p.png"
     plot(series(PEERS), path, "test", series(PEERS, capped=True))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

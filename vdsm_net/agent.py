@@ -114,13 +114,7 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
                                                         lambda: make_hooks(args)))
     if spec is not None:
         await loop.run_in_executor(None, apply_boot_spec, engine, spec)
-    if dhcp is not None:  # adopted or boot-spec DHCP networks get their clients back
-        await loop.run_in_executor(None, dhcp.apply, engine.running)
-        dhcp.start_monitor(on_change=lambda: lease_changed(api, dhcp, metrics))
-    if drift is not None:
-        await loop.run_in_executor(None, drift.start)
-    if lldp is not None:
-        lldp.start()
+    await _start_watchers(api, metrics)
     dispatcher.ready = True
     notifier = Notifier()
     log.info("ready")
@@ -136,15 +130,35 @@ async def serve(args: argparse.Namespace, engine: Engine, spec: dict[str, Any] |
         await follow.stop(follow_task)
     if endpoint is not None:
         endpoint.close()
-    if drift is not None:
-        await loop.run_in_executor(None, drift.stop)
-    if lldp is not None:
-        await loop.run_in_executor(None, lldp.stop)
+    await _stop_watchers(api, server)
+    return 0
+
+
+async def _start_watchers(api: HostApi, metrics: Metrics | None) -> None:
+    """DHCP clients back for adopted or boot-spec networks, then the drift and LLDP watchers."""
+    loop = asyncio.get_running_loop()
+    dhcp = api.dhcp
+    if dhcp is not None:
+        await loop.run_in_executor(None, dhcp.apply, api.engine.running)
+        dhcp.start_monitor(on_change=lambda: lease_changed(api, dhcp, metrics))
+    if api.drift is not None:
+        await loop.run_in_executor(None, api.drift.start)
+    if api.lldp is not None:
+        api.lldp.start()
+
+
+async def _stop_watchers(api: HostApi, server: StompServer) -> None:
+    """The watchers stop, then the server; DHCP clients last, without a release (the host keeps
+    its leased addresses across a restart)."""
+    loop = asyncio.get_running_loop()
+    if api.drift is not None:
+        await loop.run_in_executor(None, api.drift.stop)
+    if api.lldp is not None:
+        await loop.run_in_executor(None, api.lldp.stop)
     server.close()
     await server.wait_closed()
-    if dhcp is not None:  # no release: the host keeps its leased addresses across a restart
-        await loop.run_in_executor(None, dhcp.close)
-    return 0
+    if api.dhcp is not None:
+        await loop.run_in_executor(None, api.dhcp.close)
 
 
 def install_signals(loop: asyncio.AbstractEventLoop, reload: Callable[[], object]

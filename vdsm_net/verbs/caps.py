@@ -234,7 +234,23 @@ def network_caps(
             nics[dev]["qos"] = qos
         elif dev in bonds:
             bonds[dev]["qos"] = qos
-    networks = {}
+    return {
+        "networks": _networks(index, state, running, bridges, vlans),
+        "bridges": bridges,
+        "nics": nics,
+        "vlans": vlans,
+        "bondings": bonds,
+        "nameservers": list(nameservers),
+        "supportsIPv6": supports_ipv6(),
+        "netConfigDirty": "True" if dirty else "False",
+    }
+
+
+def _networks(index: CapsIndex, state: KernelState, running: RunningConfig,
+              bridges: dict[str, BridgeCaps], vlans: dict[str, VlanCaps]
+              ) -> dict[str, BridgedNetCaps | BridgelessNetCaps]:
+    """Each network's entry; an OVS network adds its legacy-shaped shadow bridge and VLAN."""
+    networks: dict[str, BridgedNetCaps | BridgelessNetCaps] = {}
     for name in sorted(running.networks):
         net = running.networks[name]
         entry = _network(index, net)
@@ -247,13 +263,4 @@ def network_caps(
             shadow_bridges, shadow_vlans = ovs_shadows(devinfo(index, port, net), blank, net, port)
             bridges.update(shadow_bridges)
             vlans.update(shadow_vlans)
-    return {
-        "networks": networks,
-        "bridges": bridges,
-        "nics": nics,
-        "vlans": vlans,
-        "bondings": bonds,
-        "nameservers": list(nameservers),
-        "supportsIPv6": supports_ipv6(),
-        "netConfigDirty": "True" if dirty else "False",
-    }
+    return networks

@@ -33,7 +33,9 @@ print(len(names), vdsm_net.__file__, cryptography.__file__, prometheus_client.__
       cryptography.__version__, ",".join(sorted(optional)))
 """
 # what cannot import without aetcd: the etcd clients and what drives them, nothing else
-NEEDS_AETCD = "autonomic.etcd,vdsm_net.cluster.etcd,vdsm_net.cluster.registration"
+NEEDS_AETCD = (
+    "autonomic.etcd,vdsm_net.cluster.etcd,vdsm_net.cluster.registration,vdsm_net.fleet.shared_etcd"
+)
 
 
 def test_this_host_is_debian_12() -> None:
